@@ -1,0 +1,226 @@
+#include "tenantd/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "tenantd/cleanup.h"
+
+int td_base64_encode(const void *data, size_t len, struct td_buf *out)
+{
+    if (len > INT_MAX / 2)
+        return -E2BIG;
+    size_t need = 4 * ((len + 2) / 3);
+    int r = td_buf_reserve(out, need);
+    if (r < 0)
+        return r;
+    int n = EVP_EncodeBlock((unsigned char *)out->data + out->len, data, (int)len);
+    out->len += (size_t)n;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+static bool is_b64_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
+}
+
+int td_base64_decode(const char *text, size_t len, struct td_buf *out)
+{
+    if (len % 4 != 0 || len > INT_MAX)
+        return -EINVAL;
+    size_t pad = 0;
+    if (len >= 1 && text[len - 1] == '=')
+        pad++;
+    if (len >= 2 && text[len - 2] == '=')
+        pad++;
+    for (size_t i = 0; i < len - pad; i++)
+        if (!is_b64_char(text[i]))
+            return -EINVAL;
+    if (len == 0)
+        return 0;
+    size_t decoded = len / 4 * 3;
+    int r = td_buf_reserve(out, decoded);
+    if (r < 0)
+        return r;
+    int n = EVP_DecodeBlock((unsigned char *)out->data + out->len, (const unsigned char *)text,
+                            (int)len);
+    if (n < 0 || (size_t)n != decoded)
+        return -EINVAL;
+    out->len += decoded - pad;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+void td_sha256(const void *data, size_t len, uint8_t out[TD_SHA256_LEN])
+{
+    unsigned int n = TD_SHA256_LEN;
+    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+void td_hex(const uint8_t *data, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+int td_random(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int td_uuid4(char out[TD_UUID_LEN + 1])
+{
+    uint8_t b[16];
+    char hex[33];
+    int r = td_random(b, sizeof(b));
+    if (r < 0)
+        return r;
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    td_hex(b, sizeof(b), hex);
+    snprintf(out, TD_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+    return 0;
+}
+
+int64_t td_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t td_mono_ms(void)
+{
+    return td_mono_us() / 1000;
+}
+
+int64_t td_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" followed by ".mmm" and the given zone suffix. */
+static void format_time(int64_t wall_ms, const char *zone, char *out, size_t size)
+{
+    time_t secs = (time_t)(wall_ms / 1000);
+    unsigned ms = (unsigned)(wall_ms % 1000);
+    struct tm tm;
+    char date[32];
+
+    gmtime_r(&secs, &tm);
+    if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        date[0] = '\0';
+    snprintf(out, size, "%.19s.%03u%s", date, ms % 1000u, zone);
+}
+
+void td_format_lambda_time(int64_t wall_ms, char out[29])
+{
+    format_time(wall_ms, "+0000", out, 29);
+}
+
+void td_format_iso_ms(int64_t wall_ms, char out[25])
+{
+    format_time(wall_ms, "Z", out, 25);
+}
+
+int td_parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret)
+{
+    const char *p = s;
+    bool neg = false;
+    int64_t v = 0;
+
+    if (!s || !*s)
+        return -EINVAL;
+    if (*p == '-') {
+        neg = true;
+        p++;
+    }
+    if (!*p)
+        return -EINVAL;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        int d = *p - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return -ERANGE;
+        v = v * 10 + d;
+    }
+    if (neg)
+        v = -v;
+    if (v < min || v > max)
+        return -ERANGE;
+    *ret = v;
+    return 0;
+}
+
+bool td_const_eq(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int td_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int td_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    int r = td_write_all(fd, data, len);
+    if (r == 0 && fchmod(fd, mode) < 0)
+        r = -errno;
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        (void)unlink(tmp);
+    return r;
+}
