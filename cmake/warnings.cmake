@@ -19,3 +19,8 @@ else()
   add_compile_options(${TD_HARDENING})
   add_link_options(-pie -Wl,-z,relro,-z,now)
 endif()
+
+# libFuzzer builds instrument every library, not only the harnesses.
+if(TD_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -17,7 +17,10 @@ struct td_buf {
     size_t max;
 };
 
-#define TD_BUF_INIT(maxlen) {.data = NULL, .len = 0, .cap = 0, .max = (maxlen)}
+#define TD_BUF_INIT(maxlen)                                                                        \
+    {                                                                                              \
+        .data = NULL, .len = 0, .cap = 0, .max = (maxlen)                                          \
+    }
 
 void td_buf_init(struct td_buf *b, size_t max);
 /* Free the contents; the buffer can be reused (empty, same max). */

@@ -31,8 +31,7 @@ int td_err_setc(struct td_err *err, int code, int status, const char *type, cons
 void td_err_clear(struct td_err *err);
 
 /* Shorthands for the errors most handlers produce. */
-#define td_err_invalid(err, ...)                                                                   \
-    td_err_set(err, 400, "InvalidParameterValueException", __VA_ARGS__)
+#define td_err_invalid(err, ...)   td_err_set(err, 400, "InvalidParameterValueException", __VA_ARGS__)
 #define td_err_not_found(err, ...) td_err_set(err, 404, "ResourceNotFoundException", __VA_ARGS__)
 #define td_err_conflict(err, ...)  td_err_set(err, 409, "ResourceConflictException", __VA_ARGS__)
 #define td_err_internal(err, ...)  td_err_set(err, 500, "ServiceException", __VA_ARGS__)

@@ -5,6 +5,8 @@
 #include <string.h>
 
 static void err_fill(struct td_err *err, int status, const char *type, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void err_fill(struct td_err *err, int status, const char *type, const char *fmt, va_list ap)
 {
     if (!err)
         return;

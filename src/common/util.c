@@ -32,8 +32,8 @@ int td_base64_encode(const void *data, size_t len, struct td_buf *out)
 
 static bool is_b64_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 int td_base64_decode(const char *text, size_t len, struct td_buf *out)

@@ -1,0 +1,47 @@
+/* Execution-environment sandboxes: one process tree per environment, in its own PID, mount,
+ * network, IPC, UTS and cgroup namespaces, on a fresh read-only root with the code at
+ * /var/task and a private /tmp. The daemon gets back a pidfd for the tree's init process and
+ * a listening socket bound to 127.0.0.1:<port> inside the environment's network namespace,
+ * on which it serves the environment's endpoints. */
+#ifndef TENANTD_SANDBOX_H
+#define TENANTD_SANDBOX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct td_sandbox_spec {
+    const char *root_mountpoint; /* an empty host directory; the new root is mounted on it */
+    const char *code_dir;        /* bound read-only at /var/task */
+    const char *runtime_dir;     /* bound read-only at /<runtime_target>, or NULL */
+    const char *runtime_target;  /* e.g. "var/runtime/node_modules" */
+    char *const *argv;           /* the runtime, as seen inside the sandbox */
+    char *const *envp;           /* its whole environment: nothing of the daemon's leaks in */
+    uint64_t tmp_bytes;          /* size of the private /tmp */
+    uid_t uid;                   /* unprivileged ids the runtime runs as */
+    gid_t gid;
+    int log_fd;        /* becomes the runtime's stdout and stderr */
+    uint16_t api_port; /* 9001 */
+    const char *hostname;
+};
+
+struct td_sandbox {
+    pid_t pid;  /* host pid of the environment's init */
+    int pidfd;  /* readable when init has exited */
+    int api_fd; /* listening socket inside the environment */
+};
+
+/* Create the environment. On failure *ret_step names the step that failed (for logs). */
+int td_sandbox_spawn(const struct td_sandbox_spec *spec, struct td_sandbox *ret,
+                     const char **ret_step);
+/* Kill the whole tree (killing init ends every process of its PID namespace). */
+int td_sandbox_kill(const struct td_sandbox *sb);
+/* Reap init if it has exited: 0 and the wait status, or -EAGAIN while it runs. */
+int td_sandbox_reap(struct td_sandbox *sb, int *ret_status);
+/* Close the daemon's handles on the environment (does not kill it). */
+void td_sandbox_close(struct td_sandbox *sb);
+
+/* Exit statuses init reports, besides the runtime's own. */
+#define TD_SANDBOX_EXIT_SETUP 125 /* the sandbox could not be set up */
+#define TD_SANDBOX_EXIT_EXEC  126 /* the runtime could not be executed */
+
+#endif

@@ -1,0 +1,178 @@
+#include "tenantd/map.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "tenantd/util.h"
+
+struct map_entry {
+    struct map_entry *next;
+    uint64_t hash;
+    void *value;
+    size_t len;
+    char key[];
+};
+
+struct td_map {
+    struct map_entry **buckets;
+    size_t n_buckets; /* power of two */
+    size_t size;
+};
+
+static EVP_MAC *siphash_mac;
+static EVP_MAC_CTX *siphash_template;
+
+static void siphash_setup(void)
+{
+    uint8_t key[16];
+    if (td_random(key, sizeof(key)) < 0)
+        abort(); /* no entropy at all: nothing sensible can continue */
+    siphash_mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+    if (!siphash_mac)
+        abort();
+    siphash_template = EVP_MAC_CTX_new(siphash_mac);
+    size_t out_size = 8;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t("size", &out_size), OSSL_PARAM_END};
+    if (!siphash_template || !EVP_MAC_init(siphash_template, key, sizeof(key), params))
+        abort();
+}
+
+static uint64_t map_hash(const void *key, size_t len)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, siphash_setup);
+
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(siphash_template);
+    uint64_t h = 0;
+    size_t outl = 0;
+    if (!ctx || !EVP_MAC_update(ctx, key, len) ||
+        !EVP_MAC_final(ctx, (unsigned char *)&h, &outl, sizeof(h)))
+        h = len; /* allocation failure: a poor but correct hash */
+    EVP_MAC_CTX_free(ctx);
+    return h;
+}
+
+struct td_map *td_map_new(void)
+{
+    struct td_map *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->n_buckets = 16;
+    m->buckets = calloc(m->n_buckets, sizeof(*m->buckets));
+    if (!m->buckets) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void td_map_free(struct td_map *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_buckets; i++) {
+        struct map_entry *e = m->buckets[i];
+        while (e) {
+            struct map_entry *next = e->next;
+            free(e);
+            e = next;
+        }
+    }
+    free(m->buckets);
+    free(m);
+}
+
+static struct map_entry **map_find(const struct td_map *m, const void *key, size_t len,
+                                   uint64_t hash)
+{
+    struct map_entry **pp = &m->buckets[hash & (m->n_buckets - 1)];
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->hash == hash && (*pp)->len == len && memcmp((*pp)->key, key, len) == 0)
+            return pp;
+    return pp;
+}
+
+void *td_map_get(const struct td_map *m, const void *key, size_t len)
+{
+    struct map_entry **pp = map_find(m, key, len, map_hash(key, len));
+    return *pp ? (*pp)->value : NULL;
+}
+
+static void map_grow(struct td_map *m)
+{
+    size_t n = m->n_buckets * 2;
+    struct map_entry **b = calloc(n, sizeof(*b));
+    if (!b)
+        return; /* keep working with longer chains */
+    for (size_t i = 0; i < m->n_buckets; i++) {
+        struct map_entry *e = m->buckets[i];
+        while (e) {
+            struct map_entry *next = e->next;
+            e->next = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+            e = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = b;
+    m->n_buckets = n;
+}
+
+int td_map_put(struct td_map *m, const void *key, size_t len, void *value, void **ret_old)
+{
+    uint64_t hash = map_hash(key, len);
+    struct map_entry **pp = map_find(m, key, len, hash);
+    if (*pp) {
+        if (ret_old)
+            *ret_old = (*pp)->value;
+        (*pp)->value = value;
+        return 0;
+    }
+    if (ret_old)
+        *ret_old = NULL;
+    struct map_entry *e = malloc(sizeof(*e) + len + 1);
+    if (!e)
+        return -ENOMEM;
+    e->next = NULL;
+    e->hash = hash;
+    e->value = value;
+    e->len = len;
+    memcpy(e->key, key, len);
+    e->key[len] = '\0';
+    *pp = e;
+    if (++m->size > m->n_buckets)
+        map_grow(m);
+    return 0;
+}
+
+void *td_map_remove(struct td_map *m, const void *key, size_t len)
+{
+    struct map_entry **pp = map_find(m, key, len, map_hash(key, len));
+    struct map_entry *e = *pp;
+    if (!e)
+        return NULL;
+    void *value = e->value;
+    *pp = e->next;
+    free(e);
+    m->size--;
+    return value;
+}
+
+size_t td_map_size(const struct td_map *m)
+{
+    return m->size;
+}
+
+void td_map_foreach(const struct td_map *m, td_map_visit_fn fn, void *userdata)
+{
+    for (size_t i = 0; i < m->n_buckets; i++)
+        for (struct map_entry *e = m->buckets[i]; e; e = e->next)
+            if (!fn(e->key, e->len, e->value, userdata))
+                return;
+}

@@ -1,0 +1,485 @@
+#include "tenantd/daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "keys.h"
+#include "tenantd/api.h"
+#include "tenantd/cleanup.h"
+#include "tenantd/envapi.h"
+#include "tenantd/log.h"
+#include "tenantd/route.h"
+#include "tenantd/sigv4.h"
+
+#define SHUTDOWN_DRAIN_MS 3000
+
+struct td_daemon {
+    const struct td_daemon_config *cfg;
+    uv_loop_t loop;
+    char state_dir[PATH_MAX];
+    char sandbox_root[PATH_MAX + 16];
+    char endpoint[300];
+    struct td_keys keys;
+    struct td_sigv4_key_cache key_cache;
+    struct td_services svc;
+    struct td_http_server *api;
+    struct td_http_server *envs;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_timer_t drain;
+    int64_t drain_deadline_ms;
+    bool stopping;
+};
+
+void td_daemon_config_defaults(struct td_daemon_config *cfg, const char *exe_path)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+    cfg->listen_port = 8900;
+    snprintf(cfg->state_dir, sizeof(cfg->state_dir), "./.tenantd");
+    snprintf(cfg->region, sizeof(cfg->region), "us-east-1");
+    snprintf(cfg->account_id, sizeof(cfg->account_id), "000000000000");
+    cfg->max_envs = 64;
+    cfg->idle_timeout_s = 300;
+    cfg->init_timeout_s = 10;
+    cfg->uid_base = 3000000;
+    snprintf(cfg->node_bin, sizeof(cfg->node_bin), "/usr/bin/node");
+    /* aws-lambda-ric is installed by npm next to the build: <repo>/node_modules. */
+    char exe[PATH_MAX];
+    if (exe_path && realpath(exe_path, exe)) {
+        char candidate[PATH_MAX + 64];
+        snprintf(candidate, sizeof(candidate), "%s/../node_modules", dirname(exe));
+        char resolved[PATH_MAX];
+        if (realpath(candidate, resolved))
+            snprintf(cfg->node_modules_dir, sizeof(cfg->node_modules_dir), "%s", resolved);
+    }
+}
+
+/* ---- authentication ---- */
+
+static void sigv4_request(struct td_http_request *req, struct td_http_header *headers,
+                          size_t max_headers, struct td_sigv4_request *out, bool with_body)
+{
+    size_t n = td_http_headers(req, headers, max_headers);
+    memset(out, 0, sizeof(*out));
+    out->method = td_http_method(req);
+    out->path = td_http_path(req);
+    out->query = td_http_query(req);
+    out->headers = headers;
+    out->n_headers = n > max_headers ? max_headers : n;
+    if (with_body)
+        out->body = td_http_body(req, &out->body_len);
+}
+
+static void sigv4_options(struct td_daemon *d, struct td_sigv4_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->service = "lambda";
+    o->region = d->cfg->region;
+    o->now_ms = td_wall_ms();
+    o->max_skew_ms = TD_SIGV4_DEFAULT_SKEW_MS;
+    o->normalize_path = true;
+    o->error_status = 403;
+    o->key_cache = &d->key_cache;
+}
+
+/* Check the request's signature. With with_body false only what the headers tell is checked
+ * (so that an unauthenticated client cannot make the daemon read a large body). */
+static int authenticate(struct td_daemon *d, struct td_http_request *req, bool with_body,
+                        struct td_err *err)
+{
+    struct td_http_header headers[TD_SIGV4_MAX_HEADERS];
+    struct td_sigv4_request sreq;
+    struct td_sigv4_options opts;
+    _cleanup_sigv4_auth_ struct td_sigv4_auth auth = TD_SIGV4_AUTH_INIT;
+
+    if (td_http_headers(req, headers, TD_SIGV4_MAX_HEADERS) > TD_SIGV4_MAX_HEADERS)
+        return td_err_set(err, 400, "InvalidRequestContentException", "Too many headers");
+    sigv4_request(req, headers, TD_SIGV4_MAX_HEADERS, &sreq, with_body);
+    sigv4_options(d, &opts);
+    int r = td_sigv4_parse(&sreq, &opts, &auth, err);
+    if (r < 0)
+        return r;
+    const char *secret = td_keys_secret(&d->keys, auth.access_key_id);
+    if (!secret || auth.has_session_token)
+        return td_err_set(err, 403, "UnrecognizedClientException",
+                          "The security token included in the request is invalid.");
+    if (!with_body)
+        return 0;
+    return td_sigv4_verify(&sreq, &auth, secret, &opts, err);
+}
+
+/* ---- the main listener ---- */
+
+static void reply_route_error(struct td_http_request *req, enum td_route_id id)
+{
+    struct td_err err;
+    if (id == TD_ROUTE_METHOD_NOT_ALLOWED)
+        td_err_set(&err, 405, "MethodNotAllowedException", "Method %s is not allowed here",
+                   td_http_method(req));
+    else
+        td_err_set(&err, 404, "UnknownOperationException", "Unknown operation %s %.200s",
+                   td_http_method(req), td_http_path(req));
+    td_http_reply_aws_error(req, &err, NULL);
+}
+
+static bool route_request(struct td_http_request *req, struct td_route_match *m)
+{
+    if (td_route_lambda(td_http_method(req), td_http_path(req), m) < 0) {
+        struct td_err err;
+        td_err_invalid(&err, "The function name in the request path is not valid");
+        td_http_reply_aws_error(req, &err, NULL);
+        return false;
+    }
+    if (m->id == TD_ROUTE_NOT_FOUND || m->id == TD_ROUTE_METHOD_NOT_ALLOWED) {
+        reply_route_error(req, m->id);
+        return false;
+    }
+    return true;
+}
+
+static void api_on_headers(struct td_http_request *req, void *userdata)
+{
+    struct td_daemon *d = userdata;
+    struct td_route_match m;
+    struct td_err err = {0};
+
+    if (!route_request(req, &m))
+        return;
+    if (m.id == TD_ROUTE_CODE_DOWNLOAD) {
+        td_http_set_body_max(req, 0);
+        return;
+    }
+    if (authenticate(d, req, false, &err) < 0) {
+        td_http_reply_aws_error(req, &err, NULL);
+        return;
+    }
+    size_t max = m.id == TD_ROUTE_INVOKE ? td_invoke_body_max(req) : td_control_body_max(m.id);
+    if (max > 0)
+        td_http_set_body_max(req, max);
+}
+
+static void api_on_request(struct td_http_request *req, void *userdata)
+{
+    struct td_daemon *d = userdata;
+    struct td_route_match m;
+    struct td_err err = {0};
+    char request_id[TD_UUID_LEN + 1];
+
+    if (!route_request(req, &m))
+        return;
+    if (td_uuid4(request_id) < 0) {
+        td_http_drop(req);
+        return;
+    }
+    if (m.id == TD_ROUTE_CODE_DOWNLOAD) {
+        td_control_code_download(&d->svc, req, m.param, request_id);
+        return;
+    }
+    if (!td_http_body_overflowed(req, NULL) && authenticate(d, req, true, &err) < 0) {
+        td_http_reply_aws_error(req, &err, request_id);
+        return;
+    }
+    if (m.id == TD_ROUTE_INVOKE)
+        td_invoke_handle(&d->svc, req, m.param, request_id);
+    else
+        td_control_handle(&d->svc, req, &m, request_id);
+}
+
+static const struct td_http_handlers api_handlers = {
+    .on_headers = api_on_headers,
+    .on_request = api_on_request,
+};
+
+/* ---- start-up ---- */
+
+static int make_state_dir(struct td_daemon *d)
+{
+    if (mkdir(d->cfg->state_dir, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    if (!realpath(d->cfg->state_dir, d->state_dir))
+        return -errno;
+    char run[PATH_MAX + 16];
+    snprintf(run, sizeof(run), "%s/run", d->state_dir);
+    if (mkdir(run, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    snprintf(run, sizeof(run), "%s/run/root", d->state_dir);
+    if (mkdir(run, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+struct load_ctx {
+    struct td_daemon *d;
+    int loaded;
+    int failed;
+};
+
+static int load_function(const char *name, const char *config_json, const char *sha, void *ud)
+{
+    struct load_ctx *lc = ud;
+    struct td_daemon *d = lc->d;
+    struct td_function_config cfg;
+    struct td_err err = {0};
+    struct td_buf zip = TD_BUF_INIT(64 * 1024 * 1024);
+    struct td_function *fn = NULL;
+
+    int r = td_function_from_storage(config_json, &cfg);
+    if (r == 0 && strcmp(cfg.code_sha256_hex, sha) != 0)
+        r = -EINVAL;
+    if (r == 0)
+        r = td_store_code_get(d->svc.store, sha, &zip);
+    if (r == 0)
+        r = td_registry_make(d->svc.registry, &cfg, zip.data, zip.len, &fn, &err);
+    if (r == 0)
+        r = td_registry_put(d->svc.registry, fn);
+    td_buf_release(&zip);
+    td_function_config_release(&cfg);
+    if (r < 0) {
+        td_log_error("cannot load function '%s': %s %s", name, strerror(-r), err.message);
+        lc->failed++;
+        return 0;
+    }
+    lc->loaded++;
+    return 0;
+}
+
+static int open_listener(const struct td_daemon_config *cfg, char *endpoint, size_t size)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", (unsigned)cfg->listen_port);
+    if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai)
+        return -EINVAL;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    int r = fd < 0 ? -errno : 0;
+    if (r == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        r = -errno;
+    if (r == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        r = -errno;
+    if (r == 0 && listen(fd, 1024) < 0)
+        r = -errno;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (r == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        r = -errno;
+    freeaddrinfo(ai);
+    if (r < 0) {
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    char host[INET6_ADDRSTRLEN];
+    uint16_t actual;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        actual = ntohs(s6->sin6_port);
+        snprintf(endpoint, size, "http://[%s]:%u", host, (unsigned)actual);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        actual = ntohs(s4->sin_port);
+        snprintf(endpoint, size, "http://%s:%u", host, (unsigned)actual);
+    }
+    return fd;
+}
+
+static int start_servers(struct td_daemon *d, int listen_fd)
+{
+    struct td_http_server_options api = {
+        .name = "api",
+        .listen_fd = listen_fd,
+        .idle_timeout = 120,
+        .max_connections = 4096,
+        .default_body_max = 1024 * 1024,
+        .connection_memory = 64 * 1024,
+        .handlers = &api_handlers,
+        .userdata = d,
+    };
+    int r = td_http_server_new(&d->loop, &api, &d->api);
+    if (r < 0)
+        return r;
+    struct td_http_server_options envs = {
+        .name = "runtime-api",
+        .listen_fd = -1,
+        .idle_timeout = 0, /* long polls and idle runtimes must not time out */
+        .max_connections = 65536,
+        .default_body_max = TD_RUNTIME_PAYLOAD_MAX,
+        .connection_memory = 64 * 1024,
+        .handlers = td_envapi_handlers(),
+        .userdata = d->svc.sched,
+    };
+    return td_http_server_new(&d->loop, &envs, &d->envs);
+}
+
+static int start_sched(struct td_daemon *d)
+{
+    snprintf(d->sandbox_root, sizeof(d->sandbox_root), "%s/run/root", d->state_dir);
+    struct td_sched_config sc = {
+        .max_envs = d->cfg->max_envs,
+        .idle_timeout_s = d->cfg->idle_timeout_s,
+        .init_timeout_s = d->cfg->init_timeout_s,
+        .root_mountpoint = d->sandbox_root,
+        .node_runtime_dir = d->cfg->node_modules_dir[0] ? d->cfg->node_modules_dir : NULL,
+        .node_bin = d->cfg->node_bin,
+        .region = d->cfg->region,
+        .account_id = d->cfg->account_id,
+        .uid_base = d->cfg->uid_base,
+        .uid_count = 65536,
+        .api_port = 9001,
+    };
+    return td_sched_new(&d->loop, &sc, NULL, &d->svc.sched);
+}
+
+/* ---- shutdown ---- */
+
+static void finish_stop(struct td_daemon *d)
+{
+    uv_timer_stop(&d->drain);
+    td_http_server_free(d->api);
+    td_http_server_free(d->envs);
+    d->api = d->envs = NULL;
+    uv_close((uv_handle_t *)&d->drain, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    td_sched_free(d->svc.sched);
+    d->svc.sched = NULL;
+}
+
+/* Give the answers to in-flight requests a moment to reach their clients. */
+static void on_drain(uv_timer_t *t)
+{
+    struct td_daemon *d = t->data;
+    if (td_http_server_active(d->api) == 0 || td_mono_ms() >= d->drain_deadline_ms)
+        finish_stop(d);
+}
+
+static void on_envs_stopped(void *arg)
+{
+    struct td_daemon *d = arg;
+    d->drain_deadline_ms = td_mono_ms() + SHUTDOWN_DRAIN_MS;
+    uv_timer_start(&d->drain, on_drain, 0, 20);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct td_daemon *d = h->data;
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    td_log_info("received %s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    td_http_server_quiesce(d->api);
+    td_sched_shutdown(d->svc.sched, on_envs_stopped, d);
+}
+
+static int announce(struct td_daemon *d)
+{
+    char path[PATH_MAX + 16];
+    char line[400];
+    snprintf(path, sizeof(path), "%s/endpoint", d->state_dir);
+    snprintf(line, sizeof(line), "%s\n", d->endpoint);
+    int r = td_write_file_atomic(path, line, strlen(line), 0644);
+    if (r < 0)
+        return r;
+    printf("tenantd listening on %s\n", d->endpoint);
+    fflush(stdout);
+    return 0;
+}
+
+static int daemon_start(struct td_daemon *d)
+{
+    char db[PATH_MAX + 16];
+    int r = make_state_dir(d);
+    if (r < 0) {
+        td_log_error("cannot use the state directory '%s': %s", d->cfg->state_dir, strerror(-r));
+        return r;
+    }
+    snprintf(db, sizeof(db), "%s/tenantd.db", d->state_dir);
+    if ((r = td_store_open(db, &d->svc.store)) < 0) {
+        td_log_error("cannot open '%s': %s", db, strerror(-r));
+        return r;
+    }
+    if ((r = td_keys_init(&d->keys, d->svc.store, d->state_dir, d->cfg->account_id)) < 0) {
+        td_log_error("cannot set up access keys: %s", strerror(-r));
+        return r;
+    }
+    td_sigv4_key_cache_init(&d->key_cache);
+    d->svc.id.region = d->cfg->region;
+    d->svc.id.account_id = d->cfg->account_id;
+    if ((r = td_random(d->svc.code_url_key, sizeof(d->svc.code_url_key))) < 0)
+        return r;
+    if ((r = td_registry_new(d->state_dir, &d->svc.id, &d->svc.registry)) < 0)
+        return r;
+    struct load_ctx lc = {.d = d};
+    if ((r = td_store_functions_load(d->svc.store, load_function, &lc)) < 0)
+        return r;
+    td_registry_gc_code(d->svc.registry);
+    if (lc.loaded || lc.failed)
+        td_log_info("loaded %d function(s), %d failed", lc.loaded, lc.failed);
+    if (!d->cfg->node_modules_dir[0])
+        td_log_warn("aws-lambda-ric not found: nodejs20.x functions cannot start (see "
+                    "--node-modules)");
+
+    int fd = open_listener(d->cfg, d->endpoint, sizeof(d->endpoint));
+    if (fd < 0) {
+        td_log_error("cannot listen on %s:%u: %s", d->cfg->listen_host,
+                     (unsigned)d->cfg->listen_port, strerror(-fd));
+        return fd;
+    }
+    d->svc.endpoint = d->endpoint;
+    if ((r = start_sched(d)) < 0 || (r = start_servers(d, fd)) < 0)
+        return r;
+    td_sched_set_env_server(d->svc.sched, d->envs);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_timer_init(&d->loop, &d->drain);
+    d->sigterm.data = d->sigint.data = d->drain.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    return announce(d);
+}
+
+int td_daemon_run(const struct td_daemon_config *cfg)
+{
+    struct td_daemon *d = calloc(1, sizeof(*d));
+    if (!d)
+        return 1;
+    d->cfg = cfg;
+    td_log_max_level = cfg->debug ? TD_LOG_DEBUG : TD_LOG_INFO;
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&d->loop);
+    int r = daemon_start(d);
+    if (r == 0)
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+    else if (d->svc.sched || d->api) {
+        /* Partially started: close what exists and let the loop settle. */
+        if (d->api)
+            td_http_server_free(d->api);
+        if (d->envs)
+            td_http_server_free(d->envs);
+        td_sched_free(d->svc.sched);
+        uv_run(&d->loop, UV_RUN_NOWAIT);
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&d->loop);
+    td_registry_free(d->svc.registry);
+    td_store_close(d->svc.store);
+    td_keys_release(&d->keys);
+    free(d);
+    if (r == 0)
+        td_log_info("stopped");
+    return r == 0 ? 0 : 1;
+}

@@ -1,0 +1,501 @@
+/* Environment creation.
+ *
+ * The daemon calls clone3() with new PID, mount, network, IPC, UTS and cgroup namespaces. The
+ * child becomes PID 1 of its namespace and stays a copy of the daemon (no exec: that would cost
+ * a glibc start-up here). It builds the root filesystem, brings up loopback, binds the
+ * environment's API socket and passes it to the daemon over a socketpair, then forks the
+ * runtime, which drops to an unprivileged uid and execs. PID 1 then only reaps: when the runtime
+ * exits it kills whatever is left in the namespace and exits with the runtime's status.
+ *
+ * The daemon is single-threaded, so the child may use libc freely; it still touches nothing of
+ * the daemon's state and ends in _exit().
+ */
+#include "tenantd/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tenantd/cleanup.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* Messages from the child over the sync socket. */
+struct sync_msg {
+    int32_t kind; /* MSG_* */
+    int32_t err;  /* errno of a failed step */
+    char step[48];
+};
+
+enum { MSG_LISTENER = 1, MSG_EXEC_OK, MSG_FAILED };
+
+#define SPAWN_TIMEOUT_MS 10000
+
+/* ---- child side ---- */
+
+struct child_ctx {
+    const struct td_sandbox_spec *spec;
+    int sync_fd;
+    int log_fd;
+    char root[4096];
+};
+
+static void child_fail(struct child_ctx *c, const char *step, int err)
+{
+    struct sync_msg m = {.kind = MSG_FAILED, .err = err};
+    snprintf(m.step, sizeof(m.step), "%s", step);
+    (void)send(c->sync_fd, &m, sizeof(m), MSG_NOSIGNAL);
+    _exit(TD_SANDBOX_EXIT_SETUP);
+}
+
+#define CHECK(c, expr, step)                                                                       \
+    do {                                                                                           \
+        if ((expr) < 0)                                                                            \
+            child_fail((c), (step), errno);                                                        \
+    } while (0)
+
+static void path_in_root(struct child_ctx *c, const char *rel, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", c->root, rel);
+}
+
+static void make_dir(struct child_ctx *c, const char *rel, mode_t mode)
+{
+    char p[4200];
+    path_in_root(c, rel, p, sizeof(p));
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        child_fail(c, "mkdir", errno);
+}
+
+static void write_root_file(struct child_ctx *c, const char *rel, const char *text)
+{
+    char p[4200];
+    path_in_root(c, rel, p, sizeof(p));
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    CHECK(c, fd, "write /etc");
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len)
+        child_fail(c, "write /etc", errno ? errno : EIO);
+    close(fd);
+}
+
+static void bind_ro(struct child_ctx *c, const char *source, const char *rel, bool is_file)
+{
+    char p[4200];
+    path_in_root(c, rel, p, sizeof(p));
+    if (is_file) {
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        CHECK(c, fd, "bind target");
+        close(fd);
+    } else {
+        make_dir(c, rel, 0755);
+    }
+    CHECK(c, mount(source, p, NULL, MS_BIND | MS_REC, NULL), "bind mount");
+    CHECK(c, mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
+          "bind mount read-only");
+}
+
+/* Replicate a top-level host path: a symlink stays a symlink (merged-/usr systems), a
+ * directory is bound read-only, a missing one is skipped. */
+static void mirror_host_path(struct child_ctx *c, const char *host)
+{
+    struct stat st;
+    if (lstat(host, &st) < 0)
+        return;
+    if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlink(host, target, sizeof(target) - 1);
+        CHECK(c, (int)n, "readlink");
+        target[n] = '\0';
+        char p[4200];
+        path_in_root(c, host + 1, p, sizeof(p));
+        CHECK(c, symlink(target, p), "symlink");
+    } else if (S_ISDIR(st.st_mode)) {
+        bind_ro(c, host, host + 1, false);
+    }
+}
+
+static void build_etc(struct child_ctx *c)
+{
+    const struct td_sandbox_spec *spec = c->spec;
+    char passwd[256], group[256];
+    snprintf(passwd, sizeof(passwd),
+             "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+             "sbx_user:x:%u:%u:sandbox user:/tmp:/usr/sbin/nologin\n",
+             (unsigned)spec->uid, (unsigned)spec->gid);
+    snprintf(group, sizeof(group), "root:x:0:\nsbx_user:x:%u:\n", (unsigned)spec->gid);
+    make_dir(c, "etc", 0755);
+    write_root_file(c, "etc/passwd", passwd);
+    write_root_file(c, "etc/group", group);
+    write_root_file(c, "etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n");
+    write_root_file(c, "etc/resolv.conf", "");
+    write_root_file(c, "etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n");
+    char p[4200];
+    path_in_root(c, "etc/localtime", p, sizeof(p));
+    CHECK(c, symlink("/usr/share/zoneinfo/UTC", p), "localtime");
+    struct stat st;
+    if (stat("/etc/ssl", &st) == 0 && S_ISDIR(st.st_mode))
+        bind_ro(c, "/etc/ssl", "etc/ssl", false);
+    if (stat("/etc/ca-certificates", &st) == 0 && S_ISDIR(st.st_mode))
+        bind_ro(c, "/etc/ca-certificates", "etc/ca-certificates", false);
+}
+
+static void build_dev(struct child_ctx *c)
+{
+    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    char p[4200];
+    make_dir(c, "dev", 0755);
+    path_in_root(c, "dev", p, sizeof(p));
+    CHECK(c, mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755"), "mount /dev");
+    for (size_t i = 0; i < TD_ARRAY_SIZE(nodes); i++) {
+        char host[64], rel[64];
+        snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
+        snprintf(rel, sizeof(rel), "dev/%s", nodes[i]);
+        path_in_root(c, rel, p, sizeof(p));
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+        CHECK(c, fd, "dev node");
+        close(fd);
+        CHECK(c, mount(host, p, NULL, MS_BIND, NULL), "bind dev node");
+    }
+    make_dir(c, "dev/shm", 01777);
+    path_in_root(c, "dev/shm", p, sizeof(p));
+    CHECK(c, mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777"),
+          "mount /dev/shm");
+    static const char *const links[][2] = {{"/proc/self/fd", "dev/fd"},
+                                           {"/proc/self/fd/0", "dev/stdin"},
+                                           {"/proc/self/fd/1", "dev/stdout"},
+                                           {"/proc/self/fd/2", "dev/stderr"}};
+    for (size_t i = 0; i < TD_ARRAY_SIZE(links); i++) {
+        path_in_root(c, links[i][1], p, sizeof(p));
+        CHECK(c, symlink(links[i][0], p), "dev symlink");
+    }
+}
+
+static void build_root(struct child_ctx *c)
+{
+    const struct td_sandbox_spec *spec = c->spec;
+    static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
+                                            "/lib32", "/lib64", "/libx32"};
+    char p[4200], opts[64];
+
+    snprintf(c->root, sizeof(c->root), "%s", spec->root_mountpoint);
+    CHECK(c, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make mounts private");
+    CHECK(c, mount("tmpfs", c->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"),
+          "mount root");
+    for (size_t i = 0; i < TD_ARRAY_SIZE(host_dirs); i++)
+        mirror_host_path(c, host_dirs[i]);
+    build_etc(c);
+    make_dir(c, "var", 0755);
+    bind_ro(c, spec->code_dir, "var/task", false);
+    make_dir(c, "var/runtime", 0755);
+    if (spec->runtime_dir && spec->runtime_target)
+        bind_ro(c, spec->runtime_dir, spec->runtime_target, false);
+    make_dir(c, "opt", 0755);
+    make_dir(c, "tmp", 01777);
+    path_in_root(c, "tmp", p, sizeof(p));
+    snprintf(opts, sizeof(opts), "size=%llu,mode=1777", (unsigned long long)spec->tmp_bytes);
+    CHECK(c, mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opts), "mount /tmp");
+    build_dev(c);
+    make_dir(c, "proc", 0555);
+    make_dir(c, ".oldroot", 0700);
+
+    path_in_root(c, ".oldroot", p, sizeof(p));
+    CHECK(c, (int)syscall(SYS_pivot_root, c->root, p), "pivot_root");
+    CHECK(c, chdir("/"), "chdir /");
+    CHECK(c, umount2("/.oldroot", MNT_DETACH), "detach old root");
+    CHECK(c, rmdir("/.oldroot"), "remove old root");
+    /* Only this PID namespace's processes, and only its own ones to the unprivileged user. */
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+        CHECK(c, mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2"),
+              "mount /proc");
+    CHECK(c, mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
+          "remount root read-only");
+}
+
+static void loopback_up(struct child_ctx *c)
+{
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    CHECK(c, s, "loopback socket");
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    CHECK(c, ioctl(s, SIOCGIFFLAGS, &ifr), "loopback flags");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    CHECK(c, ioctl(s, SIOCSIFFLAGS, &ifr), "loopback up");
+}
+
+static void send_listener(struct child_ctx *c)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    CHECK(c, fd, "api socket");
+    int one = 1;
+    CHECK(c, setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), "api socket options");
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons(c->spec->api_port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(c, bind(fd, (struct sockaddr *)&addr, sizeof(addr)), "api bind");
+    CHECK(c, listen(fd, 128), "api listen");
+
+    struct sync_msg m = {.kind = MSG_LISTENER};
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    CHECK(c, (int)sendmsg(c->sync_fd, &msg, MSG_NOSIGNAL), "send api socket");
+    close(fd);
+}
+
+static void reset_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            (void)signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* In the runtime process: never returns. */
+static void exec_runtime(struct child_ctx *c, int exec_err_fd)
+{
+    const struct td_sandbox_spec *spec = c->spec;
+    int err;
+
+    if (setsid() < 0 || dup2(c->log_fd, STDOUT_FILENO) < 0 || dup2(c->log_fd, STDERR_FILENO) < 0)
+        goto fail;
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0)
+        goto fail;
+    if (chdir("/var/task") < 0 || setgroups(0, NULL) < 0 ||
+        setresgid(spec->gid, spec->gid, spec->gid) < 0 ||
+        setresuid(spec->uid, spec->uid, spec->uid) < 0 ||
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        goto fail;
+    execve(spec->argv[0], spec->argv, spec->envp);
+fail:
+    err = errno;
+    dprintf(STDERR_FILENO, "tenantd: cannot start the runtime '%s': %s\n", spec->argv[0],
+            strerror(err));
+    (void)write(exec_err_fd, &err, sizeof(err));
+    _exit(TD_SANDBOX_EXIT_EXEC);
+}
+
+/* PID 1 of the environment: reap everything; end when the runtime ends. */
+static void run_init(pid_t runtime)
+{
+    int status = 0, runtime_status = -1;
+    for (;;) {
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pid == runtime) {
+            runtime_status = status;
+            kill(-1, SIGKILL); /* whatever the runtime left behind dies with it */
+        }
+    }
+    if (runtime_status < 0)
+        _exit(TD_SANDBOX_EXIT_SETUP);
+    if (WIFEXITED(runtime_status))
+        _exit(WEXITSTATUS(runtime_status));
+    _exit(128 + WTERMSIG(runtime_status));
+}
+
+static void child_main(struct child_ctx *c)
+{
+    const struct td_sandbox_spec *spec = c->spec;
+    reset_signals();
+    CHECK(c, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "parent death signal");
+    build_root(c);
+    loopback_up(c);
+    if (spec->hostname)
+        CHECK(c, sethostname(spec->hostname, strlen(spec->hostname)), "hostname");
+    send_listener(c);
+
+    int pipefd[2];
+    CHECK(c, pipe2(pipefd, O_CLOEXEC), "exec status pipe");
+    pid_t pid = fork();
+    CHECK(c, pid, "fork runtime");
+    if (pid == 0) {
+        close(pipefd[0]);
+        close(c->sync_fd);
+        exec_runtime(c, pipefd[1]);
+    }
+    close(pipefd[1]);
+    close(c->log_fd);
+    int err = 0;
+    ssize_t n;
+    do
+        n = read(pipefd[0], &err, sizeof(err));
+    while (n < 0 && errno == EINTR);
+    close(pipefd[0]);
+    struct sync_msg m = {.kind = n == sizeof(err) ? MSG_FAILED : MSG_EXEC_OK, .err = err};
+    snprintf(m.step, sizeof(m.step), "exec runtime");
+    (void)send(c->sync_fd, &m, sizeof(m), MSG_NOSIGNAL);
+    close(c->sync_fd);
+    run_init(pid);
+}
+
+/* Keep only the sync socket and the log pipe: the child must not hold the daemon's other
+ * descriptors (client connections, other environments' sockets). */
+static int keep_only(int *sync_fd, int *log_fd)
+{
+    int a = fcntl(*sync_fd, F_DUPFD_CLOEXEC, 1000);
+    int b = fcntl(*log_fd, F_DUPFD_CLOEXEC, 1001);
+    if (a < 0 || b < 0 || dup3(a, 3, O_CLOEXEC) < 0 || dup3(b, 4, O_CLOEXEC) < 0)
+        return -errno;
+    *sync_fd = 3;
+    *log_fd = 4;
+    return (int)syscall(SYS_close_range, 5, ~0U, 0);
+}
+
+/* ---- daemon side ---- */
+
+static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, SPAWN_TIMEOUT_MS);
+    if (n == 0)
+        return -ETIMEDOUT;
+    if (n < 0)
+        return -errno;
+    struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (got < 0)
+        return -errno;
+    if (got != sizeof(*m))
+        return -EPIPE;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && ret_fd)
+            memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+    return 0;
+}
+
+int td_sandbox_spawn(const struct td_sandbox_spec *spec, struct td_sandbox *ret,
+                     const char **ret_step)
+{
+    static char failed_step[64];
+    int sp[2];
+    *ret_step = "socketpair";
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return -errno;
+    _cleanup_close_ int parent_fd = sp[0];
+    _cleanup_close_ int child_fd = sp[1];
+
+    int pidfd = -1;
+    struct clone_args args = {
+        .flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+                 CLONE_NEWUTS | CLONE_NEWCGROUP,
+        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    *ret_step = "clone3";
+    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        struct child_ctx c = {.spec = spec, .sync_fd = child_fd, .log_fd = spec->log_fd};
+        if (keep_only(&c.sync_fd, &c.log_fd) < 0)
+            _exit(TD_SANDBOX_EXIT_SETUP);
+        child_main(&c);
+        _exit(TD_SANDBOX_EXIT_SETUP);
+    }
+    close(TAKE_FD(child_fd));
+
+    struct td_sandbox sb = {.pid = (pid_t)pid, .pidfd = pidfd, .api_fd = -1};
+    struct sync_msg m;
+    int r = recv_msg(parent_fd, &m, &sb.api_fd);
+    if (r == 0 && m.kind == MSG_LISTENER && sb.api_fd >= 0)
+        r = recv_msg(parent_fd, &m, NULL);
+    if (r == 0 && m.kind != MSG_EXEC_OK) {
+        m.step[sizeof(m.step) - 1] = '\0';
+        snprintf(failed_step, sizeof(failed_step), "%s", m.step);
+        *ret_step = failed_step;
+        r = m.err > 0 ? -m.err : -EIO;
+    } else if (r < 0) {
+        *ret_step = "sandbox set-up message";
+    }
+    if (r < 0) {
+        siginfo_t info;
+        td_sandbox_kill(&sb);
+        (void)waitid(P_PIDFD, (id_t)sb.pidfd, &info, WEXITED);
+        td_sandbox_close(&sb);
+        return r;
+    }
+    *ret = sb;
+    return 0;
+}
+
+int td_sandbox_kill(const struct td_sandbox *sb)
+{
+    if (sb->pidfd < 0)
+        return -EBADF;
+    if (syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0) < 0)
+        return errno == ESRCH ? 0 : -errno;
+    return 0;
+}
+
+int td_sandbox_reap(struct td_sandbox *sb, int *ret_status)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    if (waitid(P_PIDFD, (id_t)sb->pidfd, &info, WEXITED | WNOHANG) < 0)
+        return -errno;
+    if (info.si_pid == 0)
+        return -EAGAIN;
+    if (info.si_code == CLD_EXITED)
+        *ret_status = W_EXITCODE(info.si_status, 0);
+    else
+        *ret_status = info.si_status & 0x7f; /* killed by a signal */
+    return 0;
+}
+
+void td_sandbox_close(struct td_sandbox *sb)
+{
+    if (sb->pidfd >= 0)
+        close(sb->pidfd);
+    if (sb->api_fd >= 0)
+        close(sb->api_fd);
+    sb->pidfd = -1;
+    sb->api_fd = -1;
+}

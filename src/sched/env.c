@@ -1,0 +1,790 @@
+/* One execution environment: its sandbox, its Runtime API state machine, its log, its end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched_internal.h"
+#include "tenantd/cleanup.h"
+#include "tenantd/log.h"
+
+#define LOG_READ_CHUNK      65536
+#define LOG_READS_PER_EVENT 4
+#define INIT_ERROR_GRACE_MS 1000
+#define ENV_MAX_CONNECTIONS 16
+
+/* ---- a NULL-terminated vector of owned strings ---- */
+
+struct strv {
+    char **v;
+    size_t n;
+    size_t cap;
+    bool failed;
+};
+
+static void strv_add(struct strv *sv, char *s)
+{
+    if (!s || sv->failed) {
+        sv->failed = true;
+        free(s);
+        return;
+    }
+    if (sv->n + 2 > sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 32;
+        char **v = realloc(sv->v, cap * sizeof(*v));
+        if (!v) {
+            sv->failed = true;
+            free(s);
+            return;
+        }
+        sv->v = v;
+        sv->cap = cap;
+    }
+    sv->v[sv->n++] = s;
+    sv->v[sv->n] = NULL;
+}
+
+static void strv_addf(struct strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void strv_addf(struct strv *sv, const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    strv_add(sv, s);
+}
+
+static void strv_release(struct strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    memset(sv, 0, sizeof(*sv));
+}
+
+/* ---- what the runtime is given ---- */
+
+static void build_argv(const struct td_sched *s, const struct td_function *fn, struct strv *argv)
+{
+    if (fn->cfg.runtime == TD_RUNTIME_NODEJS20) {
+        strv_addf(argv, "%s", s->cfg.node_bin);
+        strv_addf(argv, "/var/runtime/node_modules/aws-lambda-ric/bin/index.mjs");
+        strv_addf(argv, "%s", fn->cfg.handler);
+    } else {
+        strv_addf(argv, "/var/task/bootstrap");
+    }
+}
+
+static void build_envp(const struct td_sched *s, const struct td_function *fn, struct strv *envp)
+{
+    const struct td_function_config *c = &fn->cfg;
+    char day[16], stream_id[33];
+    uint8_t rnd[16];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(day, sizeof(day), "%Y/%m/%d", &tm);
+    if (td_random(rnd, sizeof(rnd)) < 0)
+        memset(rnd, 0, sizeof(rnd));
+    td_hex(rnd, sizeof(rnd), stream_id);
+
+    /* The function's own variables first; the platform's cannot be overridden (validated at
+     * configuration time, and set last here anyway). */
+    const char *key;
+    json_t *value;
+    json_object_foreach(c->env_vars, key, value)
+        strv_addf(envp, "%s=%s", key, json_string_value(value));
+    strv_addf(envp, "PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    strv_addf(envp, "LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/"
+                    "lib:/var/task:/var/task/lib:/opt/lib");
+    strv_addf(envp, "LANG=en_US.UTF-8");
+    strv_addf(envp, "TZ=:UTC");
+    strv_addf(envp, "_HANDLER=%s", c->handler);
+    strv_addf(envp, "LAMBDA_TASK_ROOT=/var/task");
+    strv_addf(envp, "LAMBDA_RUNTIME_DIR=/var/runtime");
+    strv_addf(envp, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", (unsigned)s->cfg.api_port);
+    strv_addf(envp, "AWS_LAMBDA_FUNCTION_NAME=%s", c->name);
+    strv_addf(envp, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", c->memory_size);
+    strv_addf(envp, "AWS_LAMBDA_FUNCTION_VERSION=$LATEST");
+    strv_addf(envp, "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
+    if (c->log_group[0])
+        strv_addf(envp, "AWS_LAMBDA_LOG_GROUP_NAME=%s", c->log_group);
+    else
+        strv_addf(envp, "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", c->name);
+    strv_addf(envp, "AWS_LAMBDA_LOG_STREAM_NAME=%s/[$LATEST]%s", day, stream_id);
+    strv_addf(envp, "AWS_REGION=%s", s->cfg.region);
+    strv_addf(envp, "AWS_DEFAULT_REGION=%s", s->cfg.region);
+    if (strcmp(c->log_format, "JSON") == 0) {
+        strv_addf(envp, "AWS_LAMBDA_LOG_FORMAT=JSON");
+        strv_addf(envp, "AWS_LAMBDA_LOG_LEVEL=%s", c->app_log_level);
+    }
+    if (c->runtime == TD_RUNTIME_NODEJS20) {
+        strv_addf(envp, "AWS_EXECUTION_ENV=AWS_Lambda_nodejs20.x");
+        strv_addf(envp, "NODE_PATH=/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/"
+                        "runtime/node_modules:/var/runtime:/var/task");
+    }
+}
+
+/* ---- the function log ---- */
+
+static void log_sink_write(struct td_env *env, const char *data, size_t len)
+{
+    /* Each line of function output goes to the daemon's stderr, tagged with its origin. */
+    char prefix[512];
+    int plen = snprintf(prefix, sizeof(prefix), "[%s %s env=%" PRIu64 "] ", env->fn->cfg.name,
+                        env->tenant ? env->tenant : "-", env->id);
+    if (plen < 0 || (size_t)plen >= sizeof(prefix))
+        plen = 0;
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t chunk = nl ? (size_t)(nl - data) + 1 : len;
+        if (env->line_start)
+            (void)td_write_all(STDERR_FILENO, prefix, (size_t)plen);
+        (void)td_write_all(STDERR_FILENO, data, chunk);
+        env->line_start = nl != NULL;
+        data += chunk;
+        len -= chunk;
+    }
+}
+
+/* Keep the last TD_TAIL_LOG_MAX bytes of an invocation's log for X-Amz-Log-Result. */
+static void tail_append(struct td_invocation *inv, const char *data, size_t len)
+{
+    if (!inv || !inv->tail)
+        return;
+    if (len >= TD_TAIL_LOG_MAX) {
+        td_buf_reset(&inv->log);
+        (void)td_buf_append(&inv->log, data + len - TD_TAIL_LOG_MAX, TD_TAIL_LOG_MAX);
+        return;
+    }
+    if (inv->log.len + len > inv->log.max) {
+        size_t keep = TD_TAIL_LOG_MAX - len;
+        memmove(inv->log.data, inv->log.data + inv->log.len - keep, keep);
+        inv->log.len = keep;
+    }
+    (void)td_buf_append(&inv->log, data, len);
+}
+
+static void env_log_line(struct td_env *env, struct td_invocation *inv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void env_log_line(struct td_env *env, struct td_invocation *inv, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    if (!env->line_start) {
+        log_sink_write(env, "\n", 1);
+        tail_append(inv, "\n", 1);
+    }
+    log_sink_write(env, line, (size_t)n);
+    tail_append(inv, line, (size_t)n);
+}
+
+static bool json_logs(const struct td_env *env)
+{
+    return strcmp(env->fn->cfg.log_format, "JSON") == 0;
+}
+
+static void log_start(struct td_env *env, struct td_invocation *inv)
+{
+    if (!json_logs(env)) {
+        env_log_line(env, inv, "START RequestId: %s Version: $LATEST", inv->request_id);
+        return;
+    }
+    char ts[25];
+    td_format_iso_ms(td_wall_ms(), ts);
+    json_t *rec = json_pack("{s:s, s:s, s:s}", "requestId", inv->request_id, "functionArn",
+                            env->fn->arn, "version", "$LATEST");
+    if (rec && inv->tenant)
+        json_object_set_new(rec, "tenantId", json_string(inv->tenant));
+    json_t *ev = json_pack("{s:s, s:s, s:o}", "time", ts, "type", "platform.start", "record", rec);
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    if (text)
+        env_log_line(env, inv, "%s", text);
+    free(text);
+    json_decref(ev);
+}
+
+static int max_memory_mb(const struct td_env *env)
+{
+    char path[64], line[256];
+    if (env->runtime_pid <= 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)env->runtime_pid);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long kb;
+        if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
+            return (int)((kb + 1023) / 1024);
+    }
+    return 0;
+}
+
+static void log_end(struct td_env *env, struct td_invocation *inv, const char *status)
+{
+    double ms = (double)(td_mono_us() - inv->delivered_us) / 1000.0;
+    if (inv->delivered_us == 0)
+        ms = 0;
+    long long billed = (long long)ceil(ms);
+    int mem = max_memory_mb(env);
+    bool first = !env->init_reported && env->init_duration_us > 0;
+    double init_ms = (double)env->init_duration_us / 1000.0;
+    env->init_reported = env->init_reported || first;
+
+    if (!json_logs(env)) {
+        env_log_line(env, inv, "END RequestId: %s", inv->request_id);
+        char init_part[64] = "";
+        if (first)
+            snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", init_ms);
+        env_log_line(env, inv,
+                     "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %lld ms\tMemory "
+                     "Size: %d MB\tMax Memory Used: %d MB\t%s%s%s",
+                     inv->request_id, ms, billed, env->fn->cfg.memory_size, mem, init_part,
+                     strcmp(status, "success") ? "Status: " : "",
+                     strcmp(status, "success") ? status : "");
+        return;
+    }
+    char ts[25];
+    td_format_iso_ms(td_wall_ms(), ts);
+    json_t *metrics =
+        json_pack("{s:f, s:I, s:i, s:i}", "durationMs", ms, "billedDurationMs", (json_int_t)billed,
+                  "memorySizeMB", env->fn->cfg.memory_size, "maxMemoryUsedMB", mem);
+    if (metrics && first)
+        json_object_set_new(metrics, "initDurationMs", json_real(init_ms));
+    json_t *rec = json_pack("{s:s, s:o, s:s}", "requestId", inv->request_id, "metrics", metrics,
+                            "status", status);
+    if (rec && inv->tenant)
+        json_object_set_new(rec, "tenantId", json_string(inv->tenant));
+    json_t *ev = json_pack("{s:s, s:s, s:o}", "time", ts, "type", "platform.report", "record", rec);
+    char *text = ev ? json_dumps(ev, JSON_REAL_PRECISION(6) | JSON_COMPACT) : NULL;
+    if (text)
+        env_log_line(env, inv, "%s", text);
+    free(text);
+    json_decref(ev);
+}
+
+/* ---- reading the environment's output ---- */
+
+static void drain_log(struct td_env *env)
+{
+    char buf[LOG_READ_CHUNK];
+    for (int i = 0; i < LOG_READS_PER_EVENT; i++) {
+        ssize_t n = read(env->log_fd, buf, sizeof(buf));
+        if (n > 0) {
+            log_sink_write(env, buf, (size_t)n);
+            if (env->inv && env->inv->state == TD_INV_DELIVERED)
+                tail_append(env->inv, buf, (size_t)n);
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            uv_poll_stop(&env->log_poll);
+        return;
+    }
+}
+
+static void on_log(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    drain_log(h->data);
+}
+
+/* ---- connections to the environment's own API socket ---- */
+
+static void on_accept(uv_poll_t *h, int status, int events)
+{
+    struct td_env *env = h->data;
+    (void)status;
+    (void)events;
+    for (int i = 0; i < 16; i++) {
+        int fd = accept4(env->sb.api_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        if (env->state == ENV_DEAD) {
+            close(fd);
+            continue;
+        }
+        (void)td_http_server_add_connection(env->sched->env_server, fd, env->id);
+    }
+}
+
+/* ---- ending ---- */
+
+static void env_handle_closed(uv_handle_t *h)
+{
+    struct td_env *env = h->data;
+    if (--env->open_handles > 0)
+        return;
+    struct td_sched *s = env->sched;
+    td_sandbox_close(&env->sb);
+    if (env->log_fd >= 0)
+        close(env->log_fd);
+    if (env->slot < s->cfg.uid_count)
+        s->slots[env->slot] = 0;
+    td_function_unref(env->fn);
+    free(env->tenant);
+    free(env->init_error);
+    free(env);
+    s->reaped++;
+    sched_env_freed(s);
+}
+
+static void env_close(struct td_env *env)
+{
+    td_map_remove(env->sched->envs, &env->id, sizeof(env->id));
+    td_list_remove(&env->all_link);
+    uv_close((uv_handle_t *)&env->pid_poll, env_handle_closed);
+    uv_close((uv_handle_t *)&env->api_poll, env_handle_closed);
+    uv_close((uv_handle_t *)&env->log_poll, env_handle_closed);
+    uv_close((uv_handle_t *)&env->timer, env_handle_closed);
+}
+
+static void mark_dead(struct td_env *env)
+{
+    if (env->state == ENV_DEAD)
+        return;
+    env->state = ENV_DEAD;
+    uv_timer_stop(&env->timer);
+    uv_poll_stop(&env->api_poll);
+    if (env->next_req) {
+        struct td_http_request *req = env->next_req;
+        env->next_req = NULL;
+        td_http_set_owner(req, NULL, NULL);
+        td_http_drop(req);
+    }
+    sched_env_gone(env->sched, env);
+}
+
+void env_kill(struct td_env *env, enum env_kill_reason why)
+{
+    if (env->state == ENV_DEAD)
+        return;
+    env->kill_reason = why;
+    (void)td_sandbox_kill(&env->sb);
+    mark_dead(env);
+}
+
+void env_fail_invocation(struct td_env *env, const char *error_type, const char *fmt, ...)
+{
+    struct td_invocation *inv = env->inv;
+    char message[1024];
+    va_list ap;
+    if (!inv)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    if (inv->state == TD_INV_DELIVERED)
+        log_end(env, inv, strcmp(error_type, "Sandbox.Timedout") == 0 ? "timeout" : "error");
+    invocation_fail(inv, error_type, message);
+}
+
+static void describe_exit(int status, char *out, size_t size)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) < 128) {
+        snprintf(out, size, "exit status %d", WEXITSTATUS(status));
+        return;
+    }
+    int sig = WIFEXITED(status) ? WEXITSTATUS(status) - 128 : WTERMSIG(status);
+    switch (sig) {
+    case SIGKILL:
+        snprintf(out, size, "signal: killed");
+        break;
+    case SIGSEGV:
+        snprintf(out, size, "signal: segmentation fault");
+        break;
+    case SIGABRT:
+        snprintf(out, size, "signal: aborted");
+        break;
+    default:
+        snprintf(out, size, "signal: %s", sigabbrev_np(sig) ? sigabbrev_np(sig) : "unknown");
+        break;
+    }
+}
+
+/* The runtime exited (or was killed) with an invocation in hand. */
+static void fail_on_exit(struct td_env *env)
+{
+    struct td_invocation *inv = env->inv;
+    char why[64];
+    if (inv->state == TD_INV_ASSIGNED && env->init_error) {
+        struct td_invoke_result res = {.function_error = true, .content_type = "application/json"};
+        res.body = TAKE_PTR(env->init_error);
+        res.len = env->init_error_len;
+        invocation_finish(inv, &res);
+        return;
+    }
+    if (WIFEXITED(env->exit_status) && WEXITSTATUS(env->exit_status) == TD_SANDBOX_EXIT_EXEC) {
+        env_fail_invocation(env, "Runtime.InvalidEntrypoint",
+                            "RequestId: %s Error: the runtime could not be started (see the "
+                            "function log)",
+                            inv->request_id);
+        return;
+    }
+    describe_exit(env->exit_status, why, sizeof(why));
+    env_fail_invocation(env, "Runtime.ExitError",
+                        "RequestId: %s Error: Runtime exited with error: %s", inv->request_id, why);
+}
+
+static void on_exit_ready(uv_poll_t *h, int status, int events)
+{
+    struct td_env *env = h->data;
+    (void)status;
+    (void)events;
+    if (td_sandbox_reap(&env->sb, &env->exit_status) == -EAGAIN)
+        return;
+    uv_poll_stop(&env->pid_poll);
+    uv_poll_start(&env->log_poll, UV_READABLE, on_log); /* the last words, if any */
+    drain_log(env);
+    if (env->inv)
+        fail_on_exit(env);
+    mark_dead(env);
+    env_close(env);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct td_env *env = t->data;
+    struct td_invocation *inv = env->inv;
+    if (env->kill_reason == KILL_INIT_ERROR || env->init_error) {
+        env_kill(env, KILL_INIT_ERROR);
+        return;
+    }
+    if (env->state == ENV_INIT) {
+        if (inv)
+            env_fail_invocation(env, "Sandbox.Timedout",
+                                "RequestId: %s Error: Task timed out after %u.00 seconds",
+                                inv->request_id, env->sched->cfg.init_timeout_s);
+        env_kill(env, KILL_INIT_TIMEOUT);
+        return;
+    }
+    if (inv && inv->state == TD_INV_DELIVERED) {
+        char ts[25];
+        td_format_iso_ms(td_wall_ms(), ts);
+        env_log_line(env, inv, "%s %s Task timed out after %d.00 seconds", ts, inv->request_id,
+                     env->fn->cfg.timeout);
+        env_fail_invocation(env, "Sandbox.Timedout",
+                            "RequestId: %s Error: Task timed out after %d.00 seconds",
+                            inv->request_id, env->fn->cfg.timeout);
+        env_kill(env, KILL_TIMEOUT);
+    }
+}
+
+/* ---- starting ---- */
+
+static int take_slot(struct td_sched *s, unsigned *ret)
+{
+    for (unsigned i = 0; i < s->cfg.uid_count; i++) {
+        if (!s->slots[i]) {
+            s->slots[i] = 1;
+            *ret = i;
+            return 0;
+        }
+    }
+    return -EAGAIN;
+}
+
+static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_fd)
+{
+    const struct td_function *fn = env->fn;
+    struct strv argv = {0}, envp = {0};
+    const char *step = "";
+    build_argv(s, fn, &argv);
+    build_envp(s, fn, &envp);
+    if (argv.failed || envp.failed) {
+        strv_release(&argv);
+        strv_release(&envp);
+        return -ENOMEM;
+    }
+    bool node = fn->cfg.runtime == TD_RUNTIME_NODEJS20;
+    struct td_sandbox_spec spec = {
+        .root_mountpoint = s->cfg.root_mountpoint,
+        .code_dir = fn->code_dir,
+        .runtime_dir = node ? s->cfg.node_runtime_dir : NULL,
+        .runtime_target = "var/runtime/node_modules",
+        .argv = argv.v,
+        .envp = envp.v,
+        .tmp_bytes = (uint64_t)fn->cfg.ephemeral_storage * 1024 * 1024,
+        .uid = s->cfg.uid_base + env->slot,
+        .gid = s->cfg.uid_base + env->slot,
+        .log_fd = log_write_fd,
+        .api_port = s->cfg.api_port,
+        .hostname = "sandbox",
+    };
+    int r = td_sandbox_spawn(&spec, &env->sb, &step);
+    if (r < 0)
+        td_log_error("cannot create an environment for '%s': %s: %s", fn->cfg.name, step,
+                     strerror(-r));
+    strv_release(&argv);
+    strv_release(&envp);
+    return r;
+}
+
+int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, const char *tenant,
+              struct td_env **ret)
+{
+    int fds[2];
+    struct td_env *env = calloc(1, sizeof(*env));
+    if (!env)
+        return -ENOMEM;
+    env->sched = s;
+    env->fn = fn;
+    env->log_fd = -1;
+    env->sb.pidfd = env->sb.api_fd = -1;
+    env->line_start = true;
+    env->tenant = tenant ? strdup(tenant) : NULL;
+    int r = (tenant && !env->tenant) ? -ENOMEM : take_slot(s, &env->slot);
+    if (r < 0) {
+        free(env->tenant);
+        free(env);
+        return r;
+    }
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        r = -errno;
+    } else {
+        env->log_fd = fds[0];
+        (void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+        r = spawn_sandbox(s, env, fds[1]);
+        close(fds[1]);
+    }
+    if (r < 0) {
+        if (env->log_fd >= 0)
+            close(env->log_fd);
+        s->slots[env->slot] = 0;
+        free(env->tenant);
+        free(env);
+        return r;
+    }
+    td_function_ref(fn);
+    env->id = s->next_env_id++;
+    env->pool = pool;
+    env->state = ENV_INIT;
+    env->created_us = td_mono_us();
+    env->last_used_ms = td_mono_ms();
+    td_list_init(&env->pool_link);
+    td_list_push_back(&s->all, &env->all_link);
+    (void)td_map_put(s->envs, &env->id, sizeof(env->id), env, NULL);
+    pool->count++;
+    s->live++;
+    s->created++;
+
+    uv_poll_init(s->loop, &env->pid_poll, env->sb.pidfd);
+    uv_poll_init(s->loop, &env->api_poll, env->sb.api_fd);
+    uv_poll_init(s->loop, &env->log_poll, env->log_fd);
+    uv_timer_init(s->loop, &env->timer);
+    env->pid_poll.data = env->api_poll.data = env->log_poll.data = env->timer.data = env;
+    env->open_handles = 4;
+    uv_poll_start(&env->pid_poll, UV_READABLE, on_exit_ready);
+    uv_poll_start(&env->api_poll, UV_READABLE, on_accept);
+    uv_poll_start(&env->log_poll, UV_READABLE, on_log);
+    uv_timer_start(&env->timer, on_timer, (uint64_t)s->cfg.init_timeout_s * 1000, 0);
+    *ret = env;
+    return 0;
+}
+
+/* ---- the Runtime API state machine ---- */
+
+static void deliver(struct td_env *env)
+{
+    struct td_invocation *inv = env->inv;
+    struct td_http_request *req = env->next_req;
+    struct td_http_out_header h[8];
+    size_t n = 0;
+    char deadline[24];
+
+    env->next_req = NULL;
+    td_http_set_owner(req, NULL, NULL);
+    inv->state = TD_INV_DELIVERED;
+    env->state = ENV_BUSY;
+    inv->delivered_us = td_mono_us();
+    inv->deadline_ms = td_wall_ms() + (int64_t)env->fn->cfg.timeout * 1000;
+    snprintf(deadline, sizeof(deadline), "%" PRId64, inv->deadline_ms);
+    h[n++] = (struct td_http_out_header){"Lambda-Runtime-Aws-Request-Id", inv->request_id};
+    h[n++] = (struct td_http_out_header){"Lambda-Runtime-Deadline-Ms", deadline};
+    h[n++] = (struct td_http_out_header){"Lambda-Runtime-Invoked-Function-Arn", env->fn->arn};
+    if (inv->trace_id)
+        h[n++] = (struct td_http_out_header){"Lambda-Runtime-Trace-Id", inv->trace_id};
+    if (inv->client_context)
+        h[n++] = (struct td_http_out_header){"Lambda-Runtime-Client-Context", inv->client_context};
+    if (inv->tenant)
+        h[n++] = (struct td_http_out_header){"Lambda-Runtime-Aws-Tenant-Id", inv->tenant};
+    h[n++] = (struct td_http_out_header){"Content-Type", "application/json"};
+    log_start(env, inv);
+    char *payload = TAKE_PTR(inv->payload);
+    if (payload)
+        td_http_reply(req, 200, h, n, payload, inv->payload_len, free, payload);
+    else
+        td_http_reply(req, 200, h, n, "", 0, NULL, NULL);
+    uv_timer_start(&env->timer, on_timer, (uint64_t)env->fn->cfg.timeout * 1000, 0);
+}
+
+void env_assign(struct td_env *env, struct td_invocation *inv)
+{
+    td_list_remove(&env->pool_link);
+    env->inv = inv;
+    inv->env = env;
+    inv->state = TD_INV_ASSIGNED;
+    if (env->state == ENV_IDLE)
+        env->state = ENV_BUSY;
+    if (env->next_req)
+        deliver(env);
+}
+
+const char *td_env_tenant(const struct td_env *env)
+{
+    return env->tenant;
+}
+
+static void next_gone(struct td_http_request *req, void *owner)
+{
+    struct td_env *env = owner;
+    if (env->next_req == req)
+        env->next_req = NULL;
+}
+
+static void find_runtime_pid(struct td_env *env)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)env->sb.pid, (int)env->sb.pid);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    int pid;
+    if (f && fscanf(f, "%d", &pid) == 1)
+        env->runtime_pid = pid;
+}
+
+static void reply_state_error(struct td_http_request *req, const char *from, const char *to)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "State transition from %s to %s failed for runtime. Error: State transition is not "
+             "allowed",
+             from, to);
+    json_t *doc =
+        json_pack("{s:s, s:s}", "errorMessage", msg, "errorType", "InvalidStateTransition");
+    td_http_reply_json(req, 403, NULL, 0, doc);
+    json_decref(doc);
+}
+
+void td_env_next(struct td_env *env, struct td_http_request *req)
+{
+    if (env->state == ENV_DEAD) {
+        td_http_drop(req);
+        return;
+    }
+    if (env->inv && env->inv->state == TD_INV_DELIVERED) {
+        reply_state_error(req, "InvocationResponse", "Ready");
+        return;
+    }
+    if (env->next_req) {
+        /* A new long poll replaces one the runtime gave up on. */
+        struct td_http_request *old = env->next_req;
+        env->next_req = NULL;
+        td_http_set_owner(old, NULL, NULL);
+        td_http_drop(old);
+    }
+    if (env->state == ENV_INIT) {
+        if (env->init_error) {
+            reply_state_error(req, "InitError", "Ready");
+            return;
+        }
+        env->init_duration_us = td_mono_us() - env->created_us;
+        uv_timer_stop(&env->timer);
+        find_runtime_pid(env);
+        env->state = env->inv ? ENV_BUSY : ENV_IDLE;
+    }
+    env->next_req = req;
+    td_http_set_owner(req, env, next_gone);
+    td_http_suspend(req);
+    if (env->inv)
+        deliver(env);
+    else
+        sched_env_available(env->sched, env);
+}
+
+enum td_env_post_result td_env_response(struct td_env *env, const char *request_id,
+                                        struct td_http_request *req, bool is_error)
+{
+    struct td_invocation *inv = env->inv;
+    if (!inv || inv->state != TD_INV_DELIVERED || strcmp(inv->request_id, request_id) != 0)
+        return strcmp(env->last_done_id, request_id) == 0 ? TD_POST_ALREADY_DONE
+                                                          : TD_POST_UNKNOWN_ID;
+    uv_timer_stop(&env->timer);
+    snprintf(env->last_done_id, sizeof(env->last_done_id), "%s", request_id);
+    drain_log(env);
+
+    uint64_t size = 0;
+    enum td_env_post_result outcome = TD_POST_ACCEPTED;
+    struct td_invoke_result res = {.function_error = is_error};
+    if (td_http_body_overflowed(req, &size)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "Response payload size (%" PRIu64 " bytes) exceeded maximum allowed payload "
+                 "size (%d bytes).",
+                 size, TD_RUNTIME_PAYLOAD_MAX);
+        log_end(env, inv, "error");
+        invocation_fail(inv, "Function.ResponseSizeTooLarge", msg);
+        outcome = TD_POST_TOO_LARGE;
+    } else {
+        const char *ct = td_http_header(req, "Content-Type");
+        res.body = td_http_body_steal(req, &res.len);
+        res.content_type = ct && !is_error ? ct : "application/json";
+        if (is_error && res.len == 0) {
+            const char *type = td_http_header(req, "Lambda-Runtime-Function-Error-Type");
+            json_t *doc = json_pack("{s:s, s:s}", "errorType", type ? type : "Runtime.Unknown",
+                                    "errorMessage", "");
+            free(res.body);
+            res.body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+            res.len = res.body ? strlen(res.body) : 0;
+            json_decref(doc);
+        }
+        log_end(env, inv, is_error ? "error" : "success");
+        invocation_finish(inv, &res);
+    }
+    env->inv = NULL;
+    sched_env_available(env->sched, env);
+    return outcome;
+}
+
+enum td_env_post_result td_env_init_error(struct td_env *env, struct td_http_request *req)
+{
+    if (env->state != ENV_INIT || env->init_error)
+        return TD_POST_NOT_IN_INIT;
+    env->init_error = td_http_body_steal(req, &env->init_error_len);
+    if (!env->init_error || env->init_error_len == 0) {
+        const char *type = td_http_header(req, "Lambda-Runtime-Function-Error-Type");
+        json_t *doc = json_pack("{s:s, s:s}", "errorType", type ? type : "Runtime.Unknown",
+                                "errorMessage", "");
+        free(env->init_error);
+        env->init_error = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        env->init_error_len = env->init_error ? strlen(env->init_error) : 0;
+        json_decref(doc);
+    }
+    const char *type = td_http_header(req, "Lambda-Runtime-Function-Error-Type");
+    env_log_line(env, env->inv,
+                 "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s",
+                 (double)(td_mono_us() - env->created_us) / 1000.0,
+                 type ? type : "Runtime.Unknown");
+    /* The runtime is expected to exit now; it gets a moment to do so. */
+    uv_timer_start(&env->timer, on_timer, INIT_ERROR_GRACE_MS, 0);
+    return TD_POST_ACCEPTED;
+}

@@ -1,0 +1,388 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched_internal.h"
+#include "tenantd/cleanup.h"
+#include "tenantd/log.h"
+
+#define REAPER_INTERVAL_MS 1000
+
+/* ---- invocations ---- */
+
+struct td_invocation *td_invocation_new(struct td_function *fn)
+{
+    struct td_invocation *inv = calloc(1, sizeof(*inv));
+    if (!inv)
+        return NULL;
+    if (td_uuid4(inv->request_id) < 0) {
+        free(inv);
+        return NULL;
+    }
+    inv->fn = td_function_ref(fn);
+    td_buf_init(&inv->log, 2 * TD_TAIL_LOG_MAX);
+    td_list_init(&inv->link);
+    return inv;
+}
+
+void td_invocation_free(struct td_invocation *inv)
+{
+    if (!inv)
+        return;
+    td_list_remove(&inv->link);
+    td_function_unref(inv->fn);
+    free(inv->tenant);
+    free(inv->payload);
+    free(inv->client_context);
+    free(inv->trace_id);
+    td_buf_release(&inv->log);
+    free(inv);
+}
+
+void invocation_finish(struct td_invocation *inv, struct td_invoke_result *res)
+{
+    if (inv->state == TD_INV_DONE) {
+        free(res->body);
+        return;
+    }
+    if (inv->state == TD_INV_QUEUED)
+        td_list_remove(&inv->link);
+    inv->state = TD_INV_DONE;
+    if (inv->env && inv->env->inv == inv)
+        inv->env->inv = NULL;
+    inv->env = NULL;
+    inv->on_done(inv, res);
+}
+
+void invocation_fail(struct td_invocation *inv, const char *error_type, const char *message)
+{
+    struct td_invoke_result res = {.function_error = true, .content_type = "application/json"};
+    json_t *doc = json_pack("{s:s, s:s}", "errorType", error_type, "errorMessage", message);
+    res.body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    res.len = res.body ? strlen(res.body) : 0;
+    invocation_finish(inv, &res);
+}
+
+/* ---- pools ---- */
+
+/* (function, version, generation, tenant): an environment serves exactly one such key. */
+static int pool_key(const struct td_function *fn, const char *tenant, struct td_buf *out)
+{
+    int r = td_buf_printf(out, "%s", fn->cfg.name);
+    if (r == 0)
+        r = td_buf_append(out, "\0$LATEST", 9);
+    if (r == 0)
+        r = td_buf_printf(out, "%c%llu%c%s", '\0', (unsigned long long)fn->generation, '\0',
+                          tenant ? tenant : "");
+    return r;
+}
+
+struct td_pool *sched_pool_for(struct td_sched *s, const struct td_function *fn, const char *tenant)
+{
+    _cleanup_buf_ struct td_buf key = TD_BUF_INIT(1024);
+    if (pool_key(fn, tenant, &key) < 0)
+        return NULL;
+    struct td_pool *p = td_map_get(s->pools, key.data, key.len);
+    if (p)
+        return p;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    td_list_init(&p->idle);
+    p->key_len = key.len;
+    p->key = td_buf_steal(&key, NULL);
+    if (td_map_put(s->pools, p->key, p->key_len, p, NULL) < 0) {
+        free(p->key);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void pool_drop_if_empty(struct td_sched *s, struct td_pool *p)
+{
+    if (p->count > 0)
+        return;
+    td_map_remove(s->pools, p->key, p->key_len);
+    free(p->key);
+    free(p);
+}
+
+/* ---- placement ---- */
+
+/* Make room for one more environment by evicting the least recently used idle one. */
+static bool evict_one_idle(struct td_sched *s)
+{
+    struct td_env *victim = NULL;
+    struct td_list *pos, *tmp;
+    td_list_foreach_safe(pos, tmp, &s->all)
+    {
+        struct td_env *e = td_container_of(pos, struct td_env, all_link);
+        if (e->state == ENV_IDLE && !e->inv && (!victim || e->last_used_ms < victim->last_used_ms))
+            victim = e;
+    }
+    if (!victim)
+        return false;
+    env_kill(victim, KILL_IDLE);
+    return true;
+}
+
+/* Place an invocation now, or return -EAGAIN when the node is full. */
+static int place(struct td_sched *s, struct td_invocation *inv)
+{
+    struct td_pool *pool = sched_pool_for(s, inv->fn, inv->tenant);
+    if (!pool)
+        return -ENOMEM;
+    struct td_env *env = td_list_first(&pool->idle, struct td_env, pool_link);
+    if (env) {
+        env_assign(env, inv);
+        return 0;
+    }
+    if (s->live >= s->cfg.max_envs && !evict_one_idle(s)) {
+        pool_drop_if_empty(s, pool);
+        return -EAGAIN;
+    }
+    int r = env_start(s, pool, inv->fn, inv->tenant, &env);
+    if (r < 0) {
+        pool_drop_if_empty(s, pool);
+        return r;
+    }
+    env_assign(env, inv);
+    return 0;
+}
+
+int td_sched_submit(struct td_sched *s, struct td_invocation *inv)
+{
+    if (s->shutting_down)
+        return -ESHUTDOWN;
+    int r = place(s, inv);
+    if (r == -EAGAIN && inv->event) {
+        inv->state = TD_INV_QUEUED;
+        td_list_push_back(&s->queue, &inv->link);
+        s->queued++;
+        return 0;
+    }
+    return r;
+}
+
+static void pump_once(struct td_sched *s)
+{
+    struct td_list *pos, *tmp;
+    td_list_foreach_safe(pos, tmp, &s->queue)
+    {
+        struct td_invocation *inv = td_container_of(pos, struct td_invocation, link);
+        td_list_remove(&inv->link);
+        s->queued--;
+        inv->state = TD_INV_NEW;
+        int r = place(s, inv);
+        if (r == -EAGAIN) {
+            /* Back where it was, so the queue stays first in, first out. */
+            inv->state = TD_INV_QUEUED;
+            td_list_insert_after(tmp->prev, &inv->link);
+            s->queued++;
+        } else if (r < 0) {
+            invocation_fail(inv, "Sandbox.Failure",
+                            "the execution environment could not be created");
+        }
+    }
+}
+
+/* Start what the asynchronous queue holds, as far as capacity allows. Re-entrant calls (an
+ * eviction inside a placement frees capacity) are folded into one more pass. */
+void sched_pump(struct td_sched *s)
+{
+    if (s->shutting_down)
+        return;
+    if (s->pumping) {
+        s->pump_again = true;
+        return;
+    }
+    s->pumping = true;
+    do {
+        s->pump_again = false;
+        pump_once(s);
+    } while (s->pump_again);
+    s->pumping = false;
+}
+
+void td_sched_cancel(struct td_invocation *inv)
+{
+    struct td_env *env = inv->env;
+    if (inv->state == TD_INV_ASSIGNED && env) {
+        /* Not delivered yet: the environment stays, free for the next invocation. */
+        env->inv = NULL;
+        inv->env = NULL;
+        if (env->state == ENV_BUSY)
+            sched_env_available(env->sched, env);
+    }
+}
+
+/* An environment can take an invocation: give it a queued one of its pool or pool it. */
+void sched_env_available(struct td_sched *s, struct td_env *env)
+{
+    if (env->fn->retired || s->shutting_down) {
+        env_kill(env, s->shutting_down ? KILL_SHUTDOWN : KILL_IDLE);
+        return;
+    }
+    env->state = ENV_IDLE;
+    env->last_used_ms = td_mono_ms();
+    td_list_remove(&env->pool_link);
+    td_list_push_front(&env->pool->idle, &env->pool_link);
+    sched_pump(s);
+}
+
+/* An environment is dead: it no longer counts against the limit. */
+void sched_env_gone(struct td_sched *s, struct td_env *env)
+{
+    td_list_remove(&env->pool_link);
+    env->pool->count--;
+    pool_drop_if_empty(s, env->pool);
+    env->pool = NULL;
+    s->live--;
+    sched_pump(s);
+}
+
+void td_sched_retire(struct td_sched *s, const struct td_function *fn)
+{
+    struct td_list *pos, *tmp;
+    td_list_foreach_safe(pos, tmp, &s->all)
+    {
+        struct td_env *e = td_container_of(pos, struct td_env, all_link);
+        if (e->fn == fn && e->state == ENV_IDLE && !e->inv)
+            env_kill(e, KILL_IDLE);
+    }
+}
+
+static void reap_idle(uv_timer_t *t)
+{
+    struct td_sched *s = t->data;
+    int64_t now = td_mono_ms();
+    int64_t limit = (int64_t)s->cfg.idle_timeout_s * 1000;
+    struct td_list *pos, *tmp;
+    td_list_foreach_safe(pos, tmp, &s->all)
+    {
+        struct td_env *e = td_container_of(pos, struct td_env, all_link);
+        if (e->state == ENV_IDLE && !e->inv && now - e->last_used_ms >= limit)
+            env_kill(e, KILL_IDLE);
+    }
+}
+
+/* ---- lifecycle ---- */
+
+int td_sched_new(uv_loop_t *loop, const struct td_sched_config *cfg,
+                 struct td_http_server *env_server, struct td_sched **ret)
+{
+    struct td_sched *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->env_server = env_server;
+    s->pools = td_map_new();
+    s->envs = td_map_new();
+    s->slots = calloc(cfg->uid_count ? cfg->uid_count : 1, 1);
+    s->next_env_id = 1;
+    td_list_init(&s->all);
+    td_list_init(&s->queue);
+    if (!s->pools || !s->envs || !s->slots) {
+        td_sched_free(s);
+        return -ENOMEM;
+    }
+    uv_timer_init(loop, &s->reaper);
+    s->reaper.data = s;
+    uv_timer_start(&s->reaper, reap_idle, REAPER_INTERVAL_MS, REAPER_INTERVAL_MS);
+    *ret = s;
+    return 0;
+}
+
+void td_sched_set_env_server(struct td_sched *s, struct td_http_server *env_server)
+{
+    s->env_server = env_server;
+}
+
+static void maybe_shutdown_done(struct td_sched *s)
+{
+    if (s->shutting_down && s->shutdown_done && td_list_empty(&s->all)) {
+        void (*done)(void *) = s->shutdown_done;
+        s->shutdown_done = NULL;
+        done(s->shutdown_arg);
+    }
+}
+
+void td_sched_shutdown(struct td_sched *s, void (*done)(void *), void *arg)
+{
+    s->shutting_down = true;
+    s->shutdown_done = done;
+    s->shutdown_arg = arg;
+    uv_timer_stop(&s->reaper);
+    struct td_list *pos, *tmp;
+    td_list_foreach_safe(pos, tmp, &s->queue)
+    {
+        struct td_invocation *inv = td_container_of(pos, struct td_invocation, link);
+        s->queued--;
+        invocation_fail(inv, "ServiceException", "tenantd is shutting down");
+    }
+    td_list_foreach_safe(pos, tmp, &s->all)
+    {
+        struct td_env *e = td_container_of(pos, struct td_env, all_link);
+        if (e->inv)
+            env_fail_invocation(e, "ServiceException", "tenantd is shutting down");
+        env_kill(e, KILL_SHUTDOWN);
+    }
+    maybe_shutdown_done(s);
+}
+
+/* Called by env.c once an environment is completely freed. */
+void sched_env_freed(struct td_sched *s)
+{
+    maybe_shutdown_done(s);
+}
+
+static void reaper_closed(uv_handle_t *h)
+{
+    struct td_sched *s = h->data;
+    td_map_free(s->pools);
+    td_map_free(s->envs);
+    free(s->slots);
+    free(s);
+}
+
+void td_sched_free(struct td_sched *s)
+{
+    if (!s)
+        return;
+    if (s->reaper.loop) {
+        uv_close((uv_handle_t *)&s->reaper, reaper_closed);
+        return;
+    }
+    td_map_free(s->pools);
+    td_map_free(s->envs);
+    free(s->slots);
+    free(s);
+}
+
+void td_sched_get_stats(const struct td_sched *s, struct td_sched_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct td_list *pos;
+    for (pos = s->all.next; pos != &s->all; pos = pos->next) {
+        const struct td_env *e = td_container_of(pos, struct td_env, all_link);
+        out->envs++;
+        if (e->state == ENV_IDLE)
+            out->idle++;
+        else if (e->state == ENV_BUSY)
+            out->busy++;
+        else if (e->state == ENV_INIT)
+            out->starting++;
+    }
+    out->created = s->created;
+    out->reaped = s->reaped;
+    out->queued = s->queued;
+}
+
+struct td_env *td_sched_env(struct td_sched *s, uint64_t env_id)
+{
+    return td_map_get(s->envs, &env_id, sizeof(env_id));
+}

@@ -1,0 +1,145 @@
+/* tenantd: command-line entry point. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantd/daemon.h"
+#include "tenantd/util.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tenantd serve [options]\n"
+                 "\n"
+                 "  --listen HOST:PORT       API listener (default 127.0.0.1:8900; port 0 = any)\n"
+                 "  --state-dir DIR          state directory (default ./.tenantd)\n"
+                 "  --region R               region (default us-east-1)\n"
+                 "  --account-id N           12-digit account id (default 000000000000)\n"
+                 "  --max-environments N     node-wide environment limit (default 64)\n"
+                 "  --idle-timeout SECONDS   reap idle environments after this (default 300)\n"
+                 "  --init-timeout SECONDS   runtime initialisation limit (default 10)\n"
+                 "  --node-modules DIR       node_modules holding aws-lambda-ric\n"
+                 "  --node PATH              node executable (default /usr/bin/node)\n"
+            "  --uid-base N             sandboxes run as uids N .. N+65535 (default 3000000)\n"
+                 "  --debug                  verbose logs\n");
+}
+
+static int parse_listen(const char *arg, struct td_daemon_config *cfg)
+{
+    const char *colon = strrchr(arg, ':');
+    int64_t port;
+    if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof(cfg->listen_host))
+        return -1;
+    if (td_parse_int64(colon + 1, 0, 65535, &port) < 0)
+        return -1;
+    const char *host = arg;
+    size_t len = (size_t)(colon - arg);
+    if (host[0] == '[' && host[len - 1] == ']') {
+        host++;
+        len -= 2;
+    }
+    memcpy(cfg->listen_host, host, len);
+    cfg->listen_host[len] = '\0';
+    cfg->listen_port = (uint16_t)port;
+    return 0;
+}
+
+static int parse_uint(const char *arg, int64_t min, int64_t max, unsigned *out)
+{
+    int64_t v;
+    if (td_parse_int64(arg, min, max, &v) < 0)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int copy_arg(char *dst, size_t size, const char *arg)
+{
+    if (strlen(arg) >= size)
+        return -1;
+    memcpy(dst, arg, strlen(arg) + 1);
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
+{
+    static const struct option options[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"region", required_argument, NULL, 'r'},
+        {"account-id", required_argument, NULL, 'a'},
+        {"max-environments", required_argument, NULL, 'm'},
+        {"idle-timeout", required_argument, NULL, 'i'},
+        {"init-timeout", required_argument, NULL, 'I'},
+        {"node-modules", required_argument, NULL, 'n'},
+        {"node", required_argument, NULL, 'N'},
+        {"uid-base", required_argument, NULL, 'u'},
+        {"debug", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, bad = 0;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            bad |= parse_listen(optarg, cfg);
+            break;
+        case 's':
+            bad |= copy_arg(cfg->state_dir, sizeof(cfg->state_dir), optarg);
+            break;
+        case 'r':
+            bad |= copy_arg(cfg->region, sizeof(cfg->region), optarg);
+            break;
+        case 'a':
+            bad |= strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12;
+            bad |= copy_arg(cfg->account_id, sizeof(cfg->account_id), optarg);
+            break;
+        case 'm':
+            bad |= parse_uint(optarg, 1, 65536, &cfg->max_envs);
+            break;
+        case 'i':
+            bad |= parse_uint(optarg, 1, 86400, &cfg->idle_timeout_s);
+            break;
+        case 'I':
+            bad |= parse_uint(optarg, 1, 900, &cfg->init_timeout_s);
+            break;
+        case 'n':
+            bad |= copy_arg(cfg->node_modules_dir, sizeof(cfg->node_modules_dir), optarg);
+            break;
+        case 'N':
+            bad |= copy_arg(cfg->node_bin, sizeof(cfg->node_bin), optarg);
+            break;
+        case 'u':
+            bad |= parse_uint(optarg, 65536, 4000000000LL - 65536, &cfg->uid_base);
+            break;
+        case 'd':
+            cfg->debug = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "tenantd: invalid value '%s'\n", optarg);
+            return -1;
+        }
+    }
+    return optind == argc ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct td_daemon_config cfg;
+    td_daemon_config_defaults(&cfg, "/proc/self/exe");
+    if (argc < 2 || strcmp(argv[1], "serve") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (parse_options(argc - 1, argv + 1, &cfg) < 0) {
+        usage(stderr);
+        return 2;
+    }
+    return td_daemon_run(&cfg);
+}

@@ -1,0 +1,453 @@
+// Runtime clients against the mock Runtime API: tdrt (echo, behave, isolation) and, when
+// aws-lambda-ric is installed, the Node fixtures and samples.
+//
+//   TDRT_FUNCTIONS_DIR=build/tests/functions TDRT_EXAMPLES_DIR=build/examples \
+//     node --test tests/functions/tdrt-mock.test.mjs
+// TDRT_WRAP="valgrind --leak-check=full --error-exitcode=99" runs the C bootstraps under a
+// wrapper (the exit-code checks then also catch memory errors and leaks).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startMockRuntimeApi } from "./mock-runtime-api.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const srcRoot = process.env.TD_SOURCE_DIR ?? resolve(here, "../..");
+const fnDir = process.env.TDRT_FUNCTIONS_DIR ?? join(srcRoot, "build/tests/functions");
+const exDir = process.env.TDRT_EXAMPLES_DIR ?? join(srcRoot, "build/examples");
+const wrap = (process.env.TDRT_WRAP ?? "").split(/\s+/).filter(Boolean);
+const slow = wrap.length ? 20 : 1; // valgrind is slow
+const ric = join(srcRoot, "node_modules/aws-lambda-ric/bin/index.mjs");
+const haveRic = existsSync(ric);
+
+const ECHO = join(exDir, "echo/bootstrap");
+const ISOLATION = join(exDir, "isolation/bootstrap");
+const BEHAVE = join(fnDir, "behave/bootstrap");
+
+const sha = (b) => createHash("sha256").update(b).digest("hex");
+
+// Run a runtime until it exits (or kill it after timeoutMs). C bootstraps go through TDRT_WRAP.
+function run(cmd, { args = [], env = {}, cwd, timeoutMs = 15000 * slow, mock, native = true } = {}) {
+    const argv = native && wrap.length ? [...wrap.slice(1), cmd, ...args] : args;
+    const exe = native && wrap.length ? wrap[0] : cmd;
+    return new Promise((resolveRun, rejectRun) => {
+        const child = spawn(exe, argv, {
+            cwd,
+            env: { ...process.env, AWS_LAMBDA_RUNTIME_API: mock ? mock.address : "127.0.0.1:1", ...env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        const started = Date.now();
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGKILL");
+        }, timeoutMs);
+        child.on("close", (code, signal) => {
+            clearTimeout(timer);
+            // sanitizer reports (TD_SANITIZE=ON builds) and valgrind errors fail every test
+            if (native && /Sanitizer|runtime error:|definitely lost|Invalid (read|write)/.test(stderr)) {
+                return rejectRun(new Error(`memory error report from ${cmd}:\n${stderr}`));
+            }
+            resolveRun({ code, signal, stdout, stderr, timedOut, ms: Date.now() - started });
+        });
+    });
+}
+
+async function withMock(opts, fn) {
+    const mock = await startMockRuntimeApi(opts);
+    try {
+        return await fn(mock);
+    } finally {
+        await mock.close();
+    }
+}
+
+const json = (buf) => JSON.parse(buf.toString("utf8"));
+
+// ------------------------------------------------------------------------------------------
+// tdrt (C)
+
+test("echo: response flow, keep-alive, exits non-zero when /next answers 500", async () => {
+    await withMock({ invokes: [{ body: '{"hello":"world"}', tenantId: "t-1" }, { body: "not json \u00e9" }] }, async (mock) => {
+        const r = await run(ECHO, { mock });
+        assert.equal(r.timedOut, false, r.stderr);
+        assert.notEqual(r.code, 0);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /HTTP 500/);
+        assert.equal(mock.results.length, 2);
+        assert.equal(mock.results[0].kind, "response");
+        assert.equal(mock.results[0].body.toString(), '{"hello":"world"}');
+        assert.equal(mock.results[0].headers["content-type"], "application/json");
+        assert.equal(mock.results[1].body.toString(), "not json \u00e9");
+        const gets = mock.requests.filter((q) => q.method === "GET");
+        assert.equal(gets.length, 3);
+        // one keep-alive connection for everything
+        assert.deepEqual([...new Set(mock.requests.map((q) => q.connection))], [1]);
+        assert.equal(mock.requests.every((q) => q.headers["expect"] === undefined), true);
+    });
+});
+
+test("echo: a 6 MB event of arbitrary bytes (with NULs) comes back unchanged", async () => {
+    const body = randomBytes(6 * 1024 * 1024);
+    body[10] = 0;
+    await withMock({ invokes: [{ body, contentType: "application/octet-stream" }] }, async (mock) => {
+        const r = await run(ECHO, { mock });
+        assert.equal(r.timedOut, false, r.stderr);
+        assert.equal(mock.results.length, 1);
+        assert.equal(mock.results[0].status, 202);
+        assert.equal(mock.results[0].body.length, body.length);
+        assert.equal(sha(mock.results[0].body), sha(body));
+    });
+});
+
+test("echo: an event over TDRT_EVENT_MAX (32 MiB) -> Runtime.EventTooLarge, the loop goes on", async () => {
+    const invokes = [{ body: Buffer.alloc(33 * 1024 * 1024, 0x61) }, { body: '{"after":1}' }];
+    await withMock({ invokes }, async (mock) => {
+        const r = await run(ECHO, { mock });
+        assert.equal(mock.results.length, 2, r.stderr);
+        assert.equal(mock.results[0].kind, "error");
+        assert.equal(mock.results[0].headers["lambda-runtime-function-error-type"], "Runtime.EventTooLarge");
+        assert.equal(json(mock.results[0].body).errorType, "Runtime.EventTooLarge");
+        assert.equal(mock.results[1].body.toString(), '{"after":1}');
+        assert.equal(r.code, 1);
+    });
+});
+
+test("echo: an empty event", async () => {
+    await withMock({ invokes: [{ body: "" }] }, async (mock) => {
+        await run(ECHO, { mock });
+        assert.equal(mock.results[0].kind, "response");
+        assert.equal(mock.results[0].body.length, 0);
+    });
+});
+
+test("echo: request ids are URL-encoded in the path", async () => {
+    await withMock({ invokes: [{ body: "{}", requestId: "a/b?c d#e%" }] }, async (mock) => {
+        await run(ECHO, { mock });
+        assert.equal(mock.results.length, 1);
+        assert.equal(mock.results[0].requestId, "a/b?c d#e%");
+        assert.ok(mock.requests.some((q) => q.path.includes("/invocation/a%2Fb%3Fc%20d%23e%25/response")));
+    });
+});
+
+test("echo: no Runtime API (connection refused) -> prompt non-zero exit", async () => {
+    const r = await run(ECHO, { env: { AWS_LAMBDA_RUNTIME_API: "127.0.0.1:1" } });
+    assert.equal(r.timedOut, false);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /tdrt: GET \/runtime\/invocation\/next/);
+});
+
+test("echo: AWS_LAMBDA_RUNTIME_API missing or malformed -> non-zero exit", async () => {
+    for (const v of ["", "127.0.0.1:9001/x", "a b"]) {
+        const r = await run(ECHO, { env: { AWS_LAMBDA_RUNTIME_API: v } });
+        assert.equal(r.code, 1, v);
+        assert.match(r.stderr, /AWS_LAMBDA_RUNTIME_API/);
+    }
+});
+
+test("echo: a 5xx answer to the response POST -> exit", async () => {
+    await withMock({ invokes: [{ body: "{}", answerStatus: 500 }, { body: "{}" }] }, async (mock) => {
+        const r = await run(ECHO, { mock });
+        assert.equal(r.code, 1);
+        assert.equal(mock.results.length, 1);
+        assert.match(r.stderr, /HTTP 500/);
+    });
+});
+
+test("echo: a dropped /next connection -> exit", async () => {
+    await withMock({ invokes: [{ body: "{}" }], after: "close" }, async (mock) => {
+        const r = await run(ECHO, { mock });
+        assert.equal(r.timedOut, false);
+        assert.equal(r.code, 1);
+    });
+});
+
+test("behave: ctx carries every header (case-insensitive), trace id exported and cleared", async () => {
+    const deadline = Date.now() + 60000;
+    const invokes = [
+        {
+            body: '{"action":"ctx"}',
+            requestId: "req-1",
+            deadlineMs: deadline,
+            arn: "arn:aws:lambda:us-east-1:1:function:f:live",
+            tenantId: "tenant-42",
+            traceId: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            clientContext: '{"custom":{"k":"v"}}',
+            cognitoIdentity: '{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}',
+        },
+        {
+            body: '{"action":"ctx"}',
+            requestId: "req-2",
+            headers: { "LAMBDA-RUNTIME-AWS-TENANT-ID": "upper", "lambda-runtime-deadline-ms": String(deadline) },
+        },
+    ];
+    await withMock({ invokes }, async (mock) => {
+        const r = await run(BEHAVE, { mock });
+        assert.equal(mock.results.length, 2, r.stderr);
+        const a = json(mock.results[0].body);
+        assert.equal(a.awsRequestId, "req-1");
+        assert.equal(a.deadlineMs, deadline);
+        assert.ok(a.remainingMs > 50000 && a.remainingMs <= 60000, String(a.remainingMs));
+        assert.equal(a.invokedFunctionArn, "arn:aws:lambda:us-east-1:1:function:f:live");
+        assert.equal(a.tenantId, "tenant-42");
+        assert.equal(a.traceId, invokes[0].traceId);
+        assert.equal(a.xAmznTraceId, invokes[0].traceId);
+        assert.deepEqual(a.clientContext, { custom: { k: "v" } });
+        assert.deepEqual(a.identity, { cognitoIdentityId: "id", cognitoIdentityPoolId: "pool" });
+        const b = json(mock.results[1].body);
+        assert.equal(b.tenantId, "upper");
+        assert.equal(b.traceId, null);
+        assert.equal(b.xAmznTraceId, null);
+        assert.equal(b.clientContext, null);
+    });
+});
+
+test("behave: no tenant header -> tenantId null", async () => {
+    await withMock({ invokes: [{ body: '{"action":"ctx"}' }] }, async (mock) => {
+        await run(BEHAVE, { mock });
+        assert.equal(json(mock.results[0].body).tenantId, null);
+    });
+});
+
+test("behave: function error flow with escaping", async () => {
+    const message = 'boom "quoted" \\ back\nnew line \u00e9 \u0001';
+    await withMock({ invokes: [{ body: JSON.stringify({ action: "error", type: "MyError", message }) }] }, async (mock) => {
+        await run(BEHAVE, { mock });
+        const res = mock.results[0];
+        assert.equal(res.kind, "error");
+        assert.equal(res.headers["lambda-runtime-function-error-type"], "MyError");
+        assert.equal(res.headers["content-type"], "application/json");
+        assert.deepEqual(json(res.body), { errorMessage: message, errorType: "MyError", stackTrace: [] });
+    });
+});
+
+test("behave: bad events are function errors; the loop goes on", async () => {
+    const invokes = [{ body: "not json" }, { body: '{"action":"nope"}' }, { body: '{"action":"error","type":"bad type"}' }, { body: '{"action":"echo"}' }];
+    await withMock({ invokes }, async (mock) => {
+        await run(BEHAVE, { mock });
+        assert.equal(mock.results.length, 4);
+        assert.equal(mock.results[0].headers["lambda-runtime-function-error-type"], "BehaveBadEvent");
+        assert.match(json(mock.results[1].body).errorMessage, /unknown action "nope"/);
+        // an invalid error type is refused by tdrt_response_error -> the generic handler error
+        assert.equal(json(mock.results[2].body).errorType, "HandlerError");
+        assert.equal(mock.results[3].body.toString(), '{"action":"echo"}');
+    });
+});
+
+test("behave: log prints to stdout and stderr", async () => {
+    await withMock({ invokes: [{ body: '{"action":"log","text":"hello-log-line"}' }] }, async (mock) => {
+        const r = await run(BEHAVE, { mock });
+        assert.match(r.stdout, /hello-log-line/);
+        assert.match(r.stderr, /hello-log-line/);
+        assert.deepEqual(json(mock.results[0].body), { logged: "hello-log-line" });
+    });
+});
+
+test("behave: sleep", async () => {
+    await withMock({ invokes: [{ body: '{"action":"sleep","ms":300}' }] }, async (mock) => {
+        const r = await run(BEHAVE, { mock });
+        assert.ok(r.ms >= 300);
+        assert.deepEqual(json(mock.results[0].body), { slept: 300 });
+    });
+});
+
+test("behave: big 7000000 -> 413 from the API, logged, and the loop goes on", async () => {
+    const invokes = [{ body: '{"action":"big","bytes":7000000}' }, { body: '{"action":"big","bytes":6000000}' }];
+    await withMock({ invokes }, async (mock) => {
+        const r = await run(BEHAVE, { mock });
+        assert.equal(mock.results.length, 2);
+        assert.equal(mock.results[0].body.length, 7000000);
+        assert.equal(mock.results[0].status, 413);
+        assert.match(r.stderr, /HTTP 413/);
+        assert.equal(mock.results[1].status, 202);
+        assert.equal(mock.results[1].body.length, 6000000);
+        assert.equal(typeof json(mock.results[1].body), "string");
+    });
+});
+
+test("behave: env lists the environment", async () => {
+    await withMock({ invokes: [{ body: '{"action":"env"}' }] }, async (mock) => {
+        await run(BEHAVE, { mock, env: { BEHAVE_MARKER: "m\u00e9" } });
+        const e = json(mock.results[0].body);
+        assert.equal(e.AWS_LAMBDA_RUNTIME_API, mock.address);
+        assert.equal(e.BEHAVE_MARKER, "m\u00e9");
+    });
+});
+
+test("behave: exit 3 mid-invocation", async () => {
+    await withMock({ invokes: [{ body: '{"action":"exit","code":3}' }] }, async (mock) => {
+        const r = await run(BEHAVE, { mock });
+        assert.equal(r.code, 3);
+        assert.equal(mock.results.length, 0);
+    });
+});
+
+test("behave: crash dies of SIGSEGV", { skip: wrap.length > 0 }, async () => {
+    await withMock({ invokes: [{ body: '{"action":"crash"}' }] }, async (mock) => {
+        const r = await run(BEHAVE, { mock });
+        assert.equal(r.signal, "SIGSEGV");
+        assert.equal(mock.results.length, 0);
+    });
+});
+
+test("behave: spin never answers", { skip: wrap.length > 0 }, async () => {
+    await withMock({ invokes: [{ body: '{"action":"spin"}' }] }, async (mock) => {
+        const r = await run(BEHAVE, { mock, timeoutMs: 700 });
+        assert.equal(r.timedOut, true);
+        assert.equal(mock.results.length, 0);
+    });
+});
+
+test("behave: BEHAVE_INIT_FAIL posts /runtime/init/error and exits 1", async () => {
+    await withMock({ invokes: [] }, async (mock) => {
+        const r = await run(BEHAVE, { mock, env: { BEHAVE_INIT_FAIL: "1" } });
+        assert.equal(r.code, 1);
+        assert.equal(mock.requests.length, 1);
+        assert.equal(mock.requests[0].path, "/2018-06-01/runtime/init/error");
+        const res = mock.results[0];
+        assert.equal(res.kind, "init-error");
+        assert.equal(res.headers["lambda-runtime-function-error-type"], "Runtime.BehaveInitError");
+        assert.deepEqual(json(res.body), {
+            errorMessage: "init failed on request",
+            errorType: "Runtime.BehaveInitError",
+            stackTrace: [],
+        });
+    });
+});
+
+test("behave: BEHAVE_INIT_EXIT exits 2 before /next", async () => {
+    await withMock({ invokes: [] }, async (mock) => {
+        const r = await run(BEHAVE, { mock, env: { BEHAVE_INIT_EXIT: "1" } });
+        assert.equal(r.code, 2);
+        assert.equal(mock.requests.length, 0);
+    });
+});
+
+test("isolation (C): counters, pid, instance id, first tenant", async () => {
+    const invokes = [{ body: "{}", tenantId: "A" }, { body: "{}", tenantId: "B" }, { body: "{}" }];
+    await withMock({ invokes }, async (mock) => {
+        const r = await run(ISOLATION, { mock });
+        assert.equal(mock.results.length, 3, r.stderr);
+        const [a, b, c] = mock.results.map((x) => json(x.body));
+        assert.equal(a.tenant, "A");
+        assert.equal(b.tenant, "B");
+        assert.equal(c.tenant, null);
+        for (const x of [a, b, c]) assert.equal(x.firstTenant, "A");
+        assert.deepEqual([a.memCount, b.memCount, c.memCount], [1, 2, 3]);
+        assert.deepEqual([b.tmpCount - a.tmpCount, c.tmpCount - b.tmpCount], [1, 1]);
+        assert.match(a.instance, /^[0-9a-f]{32}$/);
+        assert.equal(a.instance, c.instance);
+        assert.equal(a.pid, c.pid);
+    });
+    await withMock({ invokes: [{ body: "{}", tenantId: "A" }] }, async (mock) => {
+        await run(ISOLATION, { mock });
+        assert.equal(json(mock.results[0].body).memCount, 1);
+    });
+});
+
+// ------------------------------------------------------------------------------------------
+// Node fixtures and samples through the real aws-lambda-ric
+
+const nodeOpts = { skip: haveRic ? false : "aws-lambda-ric is not installed" };
+const runNode = (dir, opts) => run("node", { args: [ric, "index.handler"], cwd: dir, native: false, ...opts });
+const BEHAVE_NODE = join(here, "behave-node");
+
+test("behave-node: ctx, error, throw, log, big, echo", nodeOpts, async () => {
+    const invokes = [
+        { body: '{"action":"ctx"}', tenantId: "tenant-42", traceId: "Root=1-abc", clientContext: '{"a":1}' },
+        { body: '{"action":"error","type":"MyError","message":"boom"}' },
+        { body: '{"action":"throw"}' },
+        { body: '{"action":"log","text":"node-log-line"}' },
+        { body: '{"action":"big","bytes":1000}' },
+        { body: '{"action":"echo","x":[1,2]}' },
+    ];
+    await withMock({ invokes }, async (mock) => {
+        const r = await runNode(BEHAVE_NODE, { mock });
+        assert.equal(mock.results.length, 6, r.stderr);
+        const ctx = json(mock.results[0].body);
+        assert.equal(ctx.tenantId, "tenant-42");
+        assert.equal(ctx.xAmznTraceId, "Root=1-abc");
+        assert.deepEqual(ctx.clientContext, { a: 1 });
+        const err = json(mock.results[1].body);
+        assert.equal(mock.results[1].kind, "error");
+        assert.equal(err.errorType, "MyError");
+        assert.equal(err.errorMessage, "boom");
+        assert.equal(json(mock.results[2].body).errorType, "BehaveCustomError");
+        assert.match(r.stdout + r.stderr, /node-log-line/);
+        assert.equal(mock.results[4].body.length, 1000);
+        assert.deepEqual(json(mock.results[5].body), { action: "echo", x: [1, 2] });
+        assert.notEqual(r.code, 0);
+    });
+});
+
+test("behave-node: exit and init failures", nodeOpts, async () => {
+    await withMock({ invokes: [{ body: '{"action":"exit","code":3}' }] }, async (mock) => {
+        const r = await runNode(BEHAVE_NODE, { mock });
+        assert.equal(r.code, 3);
+    });
+    await withMock({ invokes: [] }, async (mock) => {
+        const r = await runNode(BEHAVE_NODE, { mock, env: { BEHAVE_INIT_FAIL: "1" } });
+        assert.notEqual(r.code, 0);
+        assert.equal(mock.results[0]?.kind, "init-error", r.stderr);
+        assert.equal(json(mock.results[0].body).errorType, "Runtime.BehaveInitError");
+    });
+    await withMock({ invokes: [] }, async (mock) => {
+        const r = await runNode(BEHAVE_NODE, { mock, env: { BEHAVE_INIT_EXIT: "1" } });
+        assert.equal(r.code, 2);
+        assert.equal(mock.requests.length, 0);
+    });
+});
+
+test("badhandler-node: init error", nodeOpts, async () => {
+    await withMock({ invokes: [] }, async (mock) => {
+        const r = await runNode(join(here, "badhandler-node"), { mock });
+        assert.notEqual(r.code, 0);
+        assert.equal(mock.results[0]?.kind, "init-error", r.stderr);
+        assert.equal(mock.results[0].headers["lambda-runtime-function-error-type"], "Runtime.ImportModuleError");
+        assert.equal(json(mock.results[0].body).errorType, "Runtime.ImportModuleError");
+        assert.match(json(mock.results[0].body).errorMessage, /does-not-exist/);
+    });
+});
+
+test("hello-node and isolation-node samples", nodeOpts, async () => {
+    await withMock({ invokes: [{ body: '{"n":1}', tenantId: "T" }] }, async (mock) => {
+        await runNode(join(srcRoot, "examples/hello-node"), { mock });
+        const h = json(mock.results[0].body);
+        assert.equal(h.message, "hello");
+        assert.equal(h.tenantId, "T");
+        assert.deepEqual(h.input, { n: 1 });
+    });
+    await withMock({ invokes: [{ body: "{}", tenantId: "A" }, { body: "{}", tenantId: "B" }] }, async (mock) => {
+        await runNode(join(srcRoot, "examples/isolation-node"), { mock });
+        const [a, b] = mock.results.map((x) => json(x.body));
+        assert.equal(a.tenant, "A");
+        assert.equal(b.firstTenant, "A");
+        assert.deepEqual([a.memCount, b.memCount], [1, 2]);
+        assert.equal(b.tmpCount - a.tmpCount, 1);
+        assert.match(a.instance, /^[0-9a-f]{32}$/);
+        assert.equal(a.pid, b.pid);
+    });
+});
+
+test("zips: bootstrap at the root with mode 0755", async () => {
+    for (const z of [join(exDir, "echo.zip"), join(exDir, "isolation.zip"), join(fnDir, "behave.zip")]) {
+        const buf = readFileSync(z);
+        // central directory entry: signature PK\1\2, "version made by" host 3 (unix), external
+        // attributes at offset 38 (mode in the high 16 bits), name at offset 46.
+        const cd = buf.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+        assert.ok(cd >= 0, z);
+        assert.equal(buf[cd + 5], 3, `${z}: made on unix`);
+        const nameLen = buf.readUInt16LE(cd + 28);
+        assert.equal(buf.subarray(cd + 46, cd + 46 + nameLen).toString(), "bootstrap");
+        const mode = buf.readUInt32LE(cd + 38) >>> 16;
+        assert.equal(mode & 0o777, 0o755, `${z}: mode ${mode.toString(8)}`);
+        assert.equal(mode & 0o170000, 0o100000, `${z}: regular file`);
+    }
+});
