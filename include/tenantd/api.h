@@ -31,8 +31,7 @@ void td_control_code_download(struct td_services *svc, struct td_http_request *r
 size_t td_control_body_max(enum td_route_id id);
 
 /* Invoke API (src/invoke/invoke.c). */
-/* Headers are in: refuse an oversized payload before reading it. Returns the body limit,
- * or 0 after answering the request. */
+/* The payload limit of an invocation, by its type (6 MB synchronous, 256 KB Event). */
 size_t td_invoke_body_max(struct td_http_request *req);
 void td_invoke_handle(struct td_services *svc, struct td_http_request *req, const char *function,
                       const char *request_id);

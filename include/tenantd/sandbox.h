@@ -25,9 +25,10 @@ struct td_sandbox_spec {
 };
 
 struct td_sandbox {
-    pid_t pid;  /* host pid of the environment's init */
-    int pidfd;  /* readable when init has exited */
-    int api_fd; /* listening socket inside the environment */
+    pid_t pid;      /* host pid of the environment's init */
+    int pidfd;      /* readable when init has exited */
+    int api_fd;     /* listening socket inside the environment */
+    int exec_errno; /* the runtime could not be executed (the environment ends at once) */
 };
 
 /* Create the environment. On failure *ret_step names the step that failed (for logs). */

@@ -164,9 +164,8 @@ static void api_on_headers(struct td_http_request *req, void *userdata)
         td_http_reply_aws_error(req, &err, NULL);
         return;
     }
-    size_t max = m.id == TD_ROUTE_INVOKE ? td_invoke_body_max(req) : td_control_body_max(m.id);
-    if (max > 0)
-        td_http_set_body_max(req, max);
+    td_http_set_body_max(req, m.id == TD_ROUTE_INVOKE ? td_invoke_body_max(req)
+                                                      : td_control_body_max(m.id));
 }
 
 static void api_on_request(struct td_http_request *req, void *userdata)

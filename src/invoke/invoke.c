@@ -67,17 +67,12 @@ static void reply_too_large(struct td_http_request *req, bool event, uint64_t si
     td_http_reply_aws_error(req, &err, request_id);
 }
 
+/* An oversized payload is still read (and dropped) so that the client, still sending, gets
+ * the 413 answer rather than a broken connection. */
 size_t td_invoke_body_max(struct td_http_request *req)
 {
     bool event = invocation_type(req) == INVOKE_EVENT;
-    size_t max = event ? TD_INVOKE_EVENT_PAYLOAD_MAX : TD_INVOKE_SYNC_PAYLOAD_MAX;
-    const char *cl = td_http_header(req, "Content-Length");
-    int64_t declared;
-    if (cl && td_parse_int64(cl, 0, INT64_MAX, &declared) == 0 && (uint64_t)declared > max) {
-        reply_too_large(req, event, (uint64_t)declared, NULL);
-        return 0;
-    }
-    return max;
+    return event ? TD_INVOKE_EVENT_PAYLOAD_MAX : TD_INVOKE_SYNC_PAYLOAD_MAX;
 }
 
 /* ---- answering the caller ---- */

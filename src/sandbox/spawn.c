@@ -46,7 +46,7 @@ struct sync_msg {
     char step[48];
 };
 
-enum { MSG_LISTENER = 1, MSG_EXEC_OK, MSG_FAILED };
+enum { MSG_LISTENER = 1, MSG_EXEC_OK, MSG_EXEC_FAILED, MSG_FAILED };
 
 #define SPAWN_TIMEOUT_MS 10000
 
@@ -346,7 +346,9 @@ static void child_main(struct child_ctx *c)
 
     int pipefd[2];
     CHECK(c, pipe2(pipefd, O_CLOEXEC), "exec status pipe");
-    pid_t pid = fork();
+    /* _Fork, not fork: the daemon's pthread_atfork handlers (libuv re-creates its signal pipe
+     * on descriptors that are ours in this process) must not run here. */
+    pid_t pid = _Fork();
     CHECK(c, pid, "fork runtime");
     if (pid == 0) {
         close(pipefd[0]);
@@ -361,7 +363,7 @@ static void child_main(struct child_ctx *c)
         n = read(pipefd[0], &err, sizeof(err));
     while (n < 0 && errno == EINTR);
     close(pipefd[0]);
-    struct sync_msg m = {.kind = n == sizeof(err) ? MSG_FAILED : MSG_EXEC_OK, .err = err};
+    struct sync_msg m = {.kind = n == sizeof(err) ? MSG_EXEC_FAILED : MSG_EXEC_OK, .err = err};
     snprintf(m.step, sizeof(m.step), "exec runtime");
     (void)send(c->sync_fd, &m, sizeof(m), MSG_NOSIGNAL);
     close(c->sync_fd);
@@ -442,12 +444,15 @@ int td_sandbox_spawn(const struct td_sandbox_spec *spec, struct td_sandbox *ret,
     }
     close(TAKE_FD(child_fd));
 
-    struct td_sandbox sb = {.pid = (pid_t)pid, .pidfd = pidfd, .api_fd = -1};
+    struct td_sandbox sb = {.pid = (pid_t)pid, .pidfd = pidfd, .api_fd = -1, .exec_errno = 0};
     struct sync_msg m;
     int r = recv_msg(parent_fd, &m, &sb.api_fd);
     if (r == 0 && m.kind == MSG_LISTENER && sb.api_fd >= 0)
         r = recv_msg(parent_fd, &m, NULL);
-    if (r == 0 && m.kind != MSG_EXEC_OK) {
+    if (r == 0 && m.kind == MSG_EXEC_FAILED) {
+        /* The environment exists; its runtime could not start and it is about to end. */
+        sb.exec_errno = m.err > 0 ? m.err : EIO;
+    } else if (r == 0 && m.kind != MSG_EXEC_OK) {
         m.step[sizeof(m.step) - 1] = '\0';
         snprintf(failed_step, sizeof(failed_step), "%s", m.step);
         *ret_step = failed_step;

@@ -434,11 +434,12 @@ static void fail_on_exit(struct td_env *env)
         invocation_finish(inv, &res);
         return;
     }
-    if (WIFEXITED(env->exit_status) && WEXITSTATUS(env->exit_status) == TD_SANDBOX_EXIT_EXEC) {
+    if (env->sb.exec_errno) {
         env_fail_invocation(env, "Runtime.InvalidEntrypoint",
-                            "RequestId: %s Error: the runtime could not be started (see the "
-                            "function log)",
-                            inv->request_id);
+                            "RequestId: %s Error: fork/exec %s: %s", inv->request_id,
+                            env->fn->cfg.runtime == TD_RUNTIME_NODEJS20 ? env->sched->cfg.node_bin
+                                                                        : "/var/task/bootstrap",
+                            strerror(env->sb.exec_errno));
         return;
     }
     describe_exit(env->exit_status, why, sizeof(why));
