@@ -1,7 +1,7 @@
 // isolation-node: the Node twin of examples/isolation (same JSON answer).
 //   memCount     a module-level counter (lives as long as the process)
 //   tmpCount     a counter kept in the file /tmp/counter (read, increment, write)
-//   pid          process.pid (small and equal across environments inside a PID namespace)
+//   pid          process.pid (inside the environment's PID namespace)
 //   instance     a random id drawn when the module loads: unique per process
 //   firstTenant  the tenant of the first invocation this process served (null if none)
 import { randomUUID } from "node:crypto";

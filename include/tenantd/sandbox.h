@@ -22,6 +22,7 @@ struct td_sandbox_spec {
     int log_fd;        /* becomes the runtime's stdout and stderr */
     uint16_t api_port; /* 9001 */
     const char *hostname;
+    pid_t first_pid; /* process id of the runtime inside its PID namespace (0 = 2) */
 };
 
 struct td_sandbox {

@@ -333,6 +333,21 @@ static void run_init(pid_t runtime)
     _exit(128 + WTERMSIG(runtime_status));
 }
 
+/* Start the namespace's process ids where the daemon says, so that environments created one
+ * after the other do not show the same ids (logs and reports stay unambiguous). Best effort. */
+static void set_first_pid(pid_t first)
+{
+    if (first <= 1)
+        return;
+    char text[16];
+    int len = snprintf(text, sizeof(text), "%d", (int)first - 1);
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)write(fd, text, (size_t)len);
+        close(fd);
+    }
+}
+
 static void child_main(struct child_ctx *c)
 {
     const struct td_sandbox_spec *spec = c->spec;
@@ -344,6 +359,7 @@ static void child_main(struct child_ctx *c)
         CHECK(c, sethostname(spec->hostname, strlen(spec->hostname)), "hostname");
     send_listener(c);
 
+    set_first_pid(spec->first_pid);
     int pipefd[2];
     CHECK(c, pipe2(pipefd, O_CLOEXEC), "exec status pipe");
     /* _Fork, not fork: the daemon's pthread_atfork handlers (libuv re-creates its signal pipe
