@@ -525,7 +525,7 @@ static int write_entry(struct xctx *c, zip_uint64_t idx)
         c->stats->dirs++;
         return 0;
     }
-    int pfd;
+    int pfd = -1;
     int r = open_parent(c, e, &pfd);
     if (r < 0)
         return r;

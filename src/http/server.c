@@ -1,6 +1,8 @@
 #include "tenantd/http.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -128,8 +130,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-size_t td_http_headers(const struct td_http_request *req, struct td_http_header *out,
-                       size_t max)
+size_t td_http_headers(const struct td_http_request *req, struct td_http_header *out, size_t max)
 {
     struct header_collector hc = {out, max, 0};
     MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, collect_header, &hc);
@@ -316,6 +317,20 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
         *socket_context = (void *)(uintptr_t)s->ctx_by_fd[fd];
     else
         s->ctx_by_fd[fd] = 0;
+}
+
+/* libmicrohttpd's own messages (a client that went away, a dropped request) are debug
+ * information for the daemon, not errors of the service. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    const struct td_http_server *s = cls;
+    char msg[512];
+    if (td_log_max_level < TD_LOG_DEBUG)
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    td_log_debug("%s: %s", s->opts.name, msg);
 }
 
 static size_t keep_raw(void *cls, struct MHD_Connection *conn, char *s)
@@ -527,6 +542,7 @@ int td_http_server_new(uv_loop_t *loop, const struct td_http_server_options *opt
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, s},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)connection_notify, s},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_raw, NULL},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)opts->idle_timeout, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)opts->max_connections, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)opts->connection_memory, NULL},

@@ -306,7 +306,8 @@ fail:
     err = errno;
     dprintf(STDERR_FILENO, "tenantd: cannot start the runtime '%s': %s\n", spec->argv[0],
             strerror(err));
-    (void)write(exec_err_fd, &err, sizeof(err));
+    if (write(exec_err_fd, &err, sizeof(err)) < 0)
+        _exit(TD_SANDBOX_EXIT_EXEC); /* init sees the runtime end at once anyway */
     _exit(TD_SANDBOX_EXIT_EXEC);
 }
 
@@ -343,7 +344,9 @@ static void set_first_pid(pid_t first)
     int len = snprintf(text, sizeof(text), "%d", (int)first - 1);
     int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
-        (void)write(fd, text, (size_t)len);
+        if (write(fd, text, (size_t)len) < 0) {
+            /* not fatal: the ids just start at 2 */
+        }
         close(fd);
     }
 }
