@@ -25,6 +25,8 @@ struct td_http_request;
 struct td_http_handlers {
     void (*on_headers)(struct td_http_request *req, void *userdata);
     void (*on_request)(struct td_http_request *req, void *userdata);
+    /* Optional: a connection added with td_http_server_add_connection is closed. */
+    void (*on_connection_closed)(uint64_t context, void *userdata);
 };
 
 struct td_http_server_options {

@@ -118,6 +118,8 @@ void td_sched_retire(struct td_sched *s, const struct td_function *fn);
 /* The environment behind a connection context, or NULL once it is gone. */
 struct td_env *td_sched_env(struct td_sched *s, uint64_t env_id);
 const char *td_env_tenant(const struct td_env *env);
+/* One of the environment's connections to its API socket closed. */
+void td_env_connection_closed(struct td_env *env);
 /* GET /runtime/invocation/next. Answers at once or parks the request. */
 void td_env_next(struct td_env *env, struct td_http_request *req);
 /* Outcomes of a POST on /response, /error or /init/error, for the handler's reply. */

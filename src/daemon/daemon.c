@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -451,6 +452,17 @@ static int daemon_start(struct td_daemon *d)
     return announce(d);
 }
 
+/* Every environment holds a few descriptors (pidfd, API socket, log pipe, connections):
+ * use all the descriptors the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int td_daemon_run(const struct td_daemon_config *cfg)
 {
     struct td_daemon *d = calloc(1, sizeof(*d));
@@ -459,6 +471,7 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     d->cfg = cfg;
     td_log_max_level = cfg->debug ? TD_LOG_DEBUG : TD_LOG_INFO;
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     uv_loop_init(&d->loop);
     int r = daemon_start(d);
     if (r == 0)

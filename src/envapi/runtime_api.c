@@ -109,9 +109,17 @@ static void on_request(struct td_http_request *req, void *userdata)
     }
 }
 
+static void on_connection_closed(uint64_t context, void *userdata)
+{
+    struct td_env *env = td_sched_env(userdata, context);
+    if (env)
+        td_env_connection_closed(env);
+}
+
 static const struct td_http_handlers runtime_api_handlers = {
     .on_headers = on_headers,
     .on_request = on_request,
+    .on_connection_closed = on_connection_closed,
 };
 
 const struct td_http_handlers *td_envapi_handlers(void)

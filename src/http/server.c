@@ -313,10 +313,14 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
     int fd = ci ? ci->connect_fd : -1;
     if (fd < 0 || (size_t)fd >= s->ctx_cap)
         return;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         *socket_context = (void *)(uintptr_t)s->ctx_by_fd[fd];
-    else
-        s->ctx_by_fd[fd] = 0;
+        return;
+    }
+    uint64_t context = (uint64_t)(uintptr_t)*socket_context;
+    s->ctx_by_fd[fd] = 0;
+    if (context && s->opts.handlers->on_connection_closed)
+        s->opts.handlers->on_connection_closed(context, s->opts.userdata);
 }
 
 /* libmicrohttpd's own messages (a client that went away, a dropped request) are debug

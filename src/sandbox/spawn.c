@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -295,6 +296,10 @@ static void exec_runtime(struct child_ctx *c, int exec_err_fd)
         goto fail;
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0)
+        goto fail;
+    /* Lambda's descriptor limit, and no core files. */
+    struct rlimit nofile = {1024, 1024}, core = {0, 0};
+    if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
         goto fail;
     if (chdir("/var/task") < 0 || setgroups(0, NULL) < 0 ||
         setresgid(spec->gid, spec->gid, spec->gid) < 0 ||

@@ -19,6 +19,7 @@
 #define LOG_READ_CHUNK      65536
 #define LOG_READS_PER_EVENT 4
 #define INIT_ERROR_GRACE_MS 1000
+/* A runtime needs one or two connections; more only costs the daemon descriptors. */
 #define ENV_MAX_CONNECTIONS 16
 
 /* ---- a NULL-terminated vector of owned strings ---- */
@@ -320,11 +321,12 @@ static void on_accept(uv_poll_t *h, int status, int events)
         int fd = accept4(env->sb.api_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
-        if (env->state == ENV_DEAD) {
+        if (env->state == ENV_DEAD || env->connections >= ENV_MAX_CONNECTIONS) {
             close(fd);
             continue;
         }
-        (void)td_http_server_add_connection(env->sched->env_server, fd, env->id);
+        if (td_http_server_add_connection(env->sched->env_server, fd, env->id) == 0)
+            env->connections++;
     }
 }
 
@@ -657,6 +659,12 @@ void env_assign(struct td_env *env, struct td_invocation *inv)
 const char *td_env_tenant(const struct td_env *env)
 {
     return env->tenant;
+}
+
+void td_env_connection_closed(struct td_env *env)
+{
+    if (env->connections > 0)
+        env->connections--;
 }
 
 static void next_gone(struct td_http_request *req, void *owner)

@@ -58,7 +58,8 @@ struct td_env {
     bool init_reported;
     int64_t last_used_ms; /* monotonic */
     unsigned slot;
-    pid_t runtime_pid; /* host pid of the runtime process, for memory figures */
+    unsigned connections; /* open connections to its API socket */
+    pid_t runtime_pid;    /* host pid of the runtime process, for memory figures */
     int exit_status;
 };
 
