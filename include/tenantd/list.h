@@ -58,7 +58,8 @@ static inline void td_list_remove(struct td_list *n)
     td_list_init(n);
 }
 
-#define td_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+/* Through void *: the member's alignment guarantees the container's. */
+#define td_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define td_list_first(head, type, member)                                                          \
     (td_list_empty(head) ? NULL : td_container_of((head)->next, type, member))

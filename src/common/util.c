@@ -50,15 +50,23 @@ int td_base64_decode(const char *text, size_t len, struct td_buf *out)
             return -EINVAL;
     if (len == 0)
         return 0;
-    size_t decoded = len / 4 * 3;
-    int r = td_buf_reserve(out, decoded);
+    /* EVP_DecodeBlock writes whole 3-byte groups, padding included: decode the last group
+     * apart so that the buffer only ever holds (and is only capped by) the real bytes. */
+    size_t head = len - 4;
+    int r = td_buf_reserve(out, head / 4 * 3 + 3 - pad);
     if (r < 0)
         return r;
-    int n = EVP_DecodeBlock((unsigned char *)out->data + out->len, (const unsigned char *)text,
-                            (int)len);
-    if (n < 0 || (size_t)n != decoded)
+    if (head > 0) {
+        int n = EVP_DecodeBlock((unsigned char *)out->data + out->len, (const unsigned char *)text,
+                                (int)head);
+        if (n < 0 || (size_t)n != head / 4 * 3)
+            return -EINVAL;
+    }
+    unsigned char last[3];
+    if (EVP_DecodeBlock(last, (const unsigned char *)text + head, 4) != 3)
         return -EINVAL;
-    out->len += decoded - pad;
+    memcpy(out->data + out->len + head / 4 * 3, last, 3 - pad);
+    out->len += head / 4 * 3 + 3 - pad;
     out->data[out->len] = '\0';
     return 0;
 }
@@ -137,9 +145,8 @@ static void format_time(int64_t wall_ms, const char *zone, char *out, size_t siz
     struct tm tm;
     char date[32];
 
-    gmtime_r(&secs, &tm);
-    if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-        date[0] = '\0';
+    if (!gmtime_r(&secs, &tm) || strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        snprintf(date, sizeof(date), "1970-01-01T00:00:00");
     snprintf(out, size, "%.19s.%03u%s", date, ms % 1000u, zone);
 }
 

@@ -370,6 +370,11 @@ static int parse_logging(const json_t *req, struct td_function_config *cfg, stru
                                   "[JSON, Text]",
                                   s);
         snprintf(cfg->log_format, sizeof(cfg->log_format), "%s", s);
+        if (strcmp(s, "Text") == 0) {
+            /* Levels belong to the JSON format: switching back to Text drops them. */
+            cfg->app_log_level[0] = '\0';
+            cfg->system_log_level[0] = '\0';
+        }
     }
     if ((r = get_string(lc, "ApplicationLogLevel", &s, err)) < 0)
         return r;
@@ -693,53 +698,76 @@ char *td_function_to_storage(const struct td_function_config *cfg,
     return text;
 }
 
-static void copy_member(const json_t *o, const char *key, char *dst, size_t size)
+/* Copy a string member; a member too long for its field makes the document invalid (it was
+ * not written by td_function_to_storage). */
+static int copy_member(const json_t *o, const char *key, char *dst, size_t size)
 {
     const char *s = json_string_value(json_object_get(o, key));
-    snprintf(dst, size, "%s", s ? s : "");
+    size_t len = s ? strlen(s) : 0;
+    if (len >= size)
+        return -EINVAL;
+    memcpy(dst, s ? s : "", len + 1);
+    return 0;
+}
+
+static int int_member(const json_t *o, const char *key, json_int_t min, json_int_t max, int *dst)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return -EINVAL;
+    *dst = (int)json_integer_value(v);
+    return 0;
+}
+
+static int from_storage_doc(const json_t *o, struct td_function_config *cfg)
+{
+    int r = 0;
+    r |= copy_member(o, "FunctionName", cfg->name, sizeof(cfg->name));
+    cfg->runtime = td_runtime_from_name(json_string_value(json_object_get(o, "Runtime")) ?: "");
+    r |= copy_member(o, "Handler", cfg->handler, sizeof(cfg->handler));
+    r |= copy_member(o, "Role", cfg->role, sizeof(cfg->role));
+    r |= copy_member(o, "Description", cfg->description, sizeof(cfg->description));
+    r |= int_member(o, "Timeout", 1, 900, &cfg->timeout);
+    r |= int_member(o, "MemorySize", 128, 10240, &cfg->memory_size);
+    r |= int_member(json_object_get(o, "EphemeralStorage"), "Size", 512, 10240,
+                    &cfg->ephemeral_storage);
+    json_t *vars = json_object_get(json_object_get(o, "Environment"), "Variables");
+    if (json_is_object(vars))
+        json_object_update(cfg->env_vars, vars);
+    json_t *lc = json_object_get(o, "LoggingConfig");
+    r |= copy_member(lc, "LogFormat", cfg->log_format, sizeof(cfg->log_format));
+    r |= copy_member(lc, "ApplicationLogLevel", cfg->app_log_level, sizeof(cfg->app_log_level));
+    r |= copy_member(lc, "SystemLogLevel", cfg->system_log_level, sizeof(cfg->system_log_level));
+    char group[TD_LOG_GROUP_MAX + 1], default_group[TD_FUNCTION_NAME_MAX + 16];
+    r |= copy_member(lc, "LogGroup", group, sizeof(group));
+    snprintf(default_group, sizeof(default_group), "/aws/lambda/%s", cfg->name);
+    if (r == 0 && strcmp(group, default_group) != 0)
+        snprintf(cfg->log_group, sizeof(cfg->log_group), "%s", group);
+    cfg->per_tenant = json_is_object(json_object_get(o, "TenancyConfig"));
+    r |=
+        copy_member(o, "tenantd:CodeSha256Hex", cfg->code_sha256_hex, sizeof(cfg->code_sha256_hex));
+    r |= copy_member(o, "CodeSha256", cfg->code_sha256_b64, sizeof(cfg->code_sha256_b64));
+    cfg->code_size = json_integer_value(json_object_get(o, "CodeSize"));
+    cfg->last_modified_ms = json_integer_value(json_object_get(o, "tenantd:LastModifiedMs"));
+    r |= copy_member(o, "RevisionId", cfg->revision_id, sizeof(cfg->revision_id));
+    if (r || !cfg->name[0] || cfg->runtime == TD_RUNTIME_INVALID ||
+        strlen(cfg->code_sha256_hex) != TD_SHA256_HEX_LEN ||
+        strspn(cfg->code_sha256_hex, "0123456789abcdef") != TD_SHA256_HEX_LEN ||
+        cfg->code_size < 0 || cfg->last_modified_ms < 0)
+        return -EINVAL;
+    return 0;
 }
 
 int td_function_from_storage(const char *json_text, struct td_function_config *cfg)
 {
     json_error_t jerr;
-    json_t *o = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return -EINVAL;
-    }
     td_function_config_init(cfg);
-    copy_member(o, "FunctionName", cfg->name, sizeof(cfg->name));
-    cfg->runtime = td_runtime_from_name(json_string_value(json_object_get(o, "Runtime")) ?: "");
-    copy_member(o, "Handler", cfg->handler, sizeof(cfg->handler));
-    copy_member(o, "Role", cfg->role, sizeof(cfg->role));
-    copy_member(o, "Description", cfg->description, sizeof(cfg->description));
-    cfg->timeout = (int)json_integer_value(json_object_get(o, "Timeout"));
-    cfg->memory_size = (int)json_integer_value(json_object_get(o, "MemorySize"));
-    cfg->ephemeral_storage =
-        (int)json_integer_value(json_object_get(json_object_get(o, "EphemeralStorage"), "Size"));
-    json_t *vars = json_object_get(json_object_get(o, "Environment"), "Variables");
-    if (json_is_object(vars))
-        json_object_update(cfg->env_vars, vars);
-    json_t *lc = json_object_get(o, "LoggingConfig");
-    copy_member(lc, "LogFormat", cfg->log_format, sizeof(cfg->log_format));
-    copy_member(lc, "ApplicationLogLevel", cfg->app_log_level, sizeof(cfg->app_log_level));
-    copy_member(lc, "SystemLogLevel", cfg->system_log_level, sizeof(cfg->system_log_level));
-    const char *group = json_string_value(json_object_get(lc, "LogGroup"));
-    char default_group[TD_FUNCTION_NAME_MAX + 16];
-    snprintf(default_group, sizeof(default_group), "/aws/lambda/%s", cfg->name);
-    if (group && strcmp(group, default_group) != 0)
-        snprintf(cfg->log_group, sizeof(cfg->log_group), "%s", group);
-    cfg->per_tenant = json_object_get(o, "TenancyConfig") != NULL;
-    copy_member(o, "tenantd:CodeSha256Hex", cfg->code_sha256_hex, sizeof(cfg->code_sha256_hex));
-    copy_member(o, "CodeSha256", cfg->code_sha256_b64, sizeof(cfg->code_sha256_b64));
-    cfg->code_size = json_integer_value(json_object_get(o, "CodeSize"));
-    cfg->last_modified_ms = json_integer_value(json_object_get(o, "tenantd:LastModifiedMs"));
-    copy_member(o, "RevisionId", cfg->revision_id, sizeof(cfg->revision_id));
+    if (!cfg->env_vars)
+        return -ENOMEM;
+    json_t *o = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
+    int r = json_is_object(o) ? from_storage_doc(o, cfg) : -EINVAL;
     json_decref(o);
-    if (!cfg->name[0] || cfg->runtime == TD_RUNTIME_INVALID || strlen(cfg->code_sha256_hex) != 64 ||
-        cfg->timeout < 1 || cfg->memory_size < 128 || cfg->ephemeral_storage < 512)
-        return -EINVAL;
-    return 0;
+    return r;
 }
 
 static void copy_group(const char *text, const regmatch_t *m, char *dst, size_t size)
@@ -772,6 +800,8 @@ int td_function_name_resolve(const char *text, const struct td_service_identity 
     if (m[9].rm_eo - m[9].rm_so > TD_FUNCTION_NAME_MAX)
         return td_err_invalid(err, "Function name must be at most %d characters long",
                               TD_FUNCTION_NAME_MAX);
+    if (m[11].rm_so >= 0 && m[11].rm_eo - m[11].rm_so > 128)
+        return td_err_invalid(err, "Qualifier must be at most 128 characters long");
     copy_group(text, &m[4], region, sizeof(region));
     copy_group(text, &m[7], account, sizeof(account));
     copy_group(text, &m[9], name, TD_FUNCTION_NAME_MAX + 1);

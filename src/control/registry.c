@@ -91,8 +91,14 @@ void td_function_unref(struct td_function *fn)
 {
     if (!fn || --fn->refs > 0)
         return;
-    if (fn->registry)
+    if (fn->registry) {
         td_map_remove(fn->registry->live_objects, &fn, sizeof(fn));
+        /* The last user of a deleted function's package is gone: remove its directory now
+         * rather than at the next garbage collection. */
+        if (fn->retired && fn->code_dir &&
+            !td_registry_code_in_use(fn->registry, fn->cfg.code_sha256_hex))
+            (void)td_rm_rf(fn->code_dir);
+    }
     td_function_config_release(&fn->cfg);
     free(fn->arn);
     free(fn->code_dir);

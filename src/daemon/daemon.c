@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -94,6 +95,30 @@ static void sigv4_options(struct td_daemon *d, struct td_sigv4_options *o)
     o->key_cache = &d->key_cache;
 }
 
+/* Every x-amz-* header the request carries must be covered by the signature, or a header such
+ * as X-Amz-Tenant-Id could be added to a signed request. (X-Amz-Security-Token is checked
+ * against its key instead, as some clients add it after signing.) */
+static bool amz_header_unsigned(const struct td_sigv4_request *req,
+                                const struct td_sigv4_auth *auth)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct td_http_header *h = &req->headers[i];
+        if (h->name_len < 6 || strncasecmp(h->name, "x-amz-", 6) != 0 ||
+            (h->name_len == 20 && strncasecmp(h->name, "x-amz-security-token", 20) == 0))
+            continue;
+        bool found = false;
+        const char *p = auth->signed_headers;
+        while (*p && !found) {
+            size_t len = strcspn(p, ";");
+            found = len == h->name_len && strncasecmp(p, h->name, len) == 0;
+            p += len + (p[len] == ';');
+        }
+        if (!found)
+            return true;
+    }
+    return false;
+}
+
 /* Check the request's signature. With with_body false only what the headers tell is checked
  * (so that an unauthenticated client cannot make the daemon read a large body). */
 static int authenticate(struct td_daemon *d, struct td_http_request *req, bool with_body,
@@ -111,6 +136,10 @@ static int authenticate(struct td_daemon *d, struct td_http_request *req, bool w
     int r = td_sigv4_parse(&sreq, &opts, &auth, err);
     if (r < 0)
         return r;
+    if (amz_header_unsigned(&sreq, &auth))
+        return td_err_set(err, 403, "InvalidSignatureException",
+                          "The request signature we calculated does not match the signature you "
+                          "provided: every x-amz-* header must be signed.");
     const char *secret = td_keys_secret(&d->keys, auth.access_key_id);
     if (!secret || auth.has_session_token)
         return td_err_set(err, 403, "UnrecognizedClientException",

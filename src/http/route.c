@@ -80,9 +80,8 @@ static int route(const struct route *table, size_t n, const char *method, const 
         if (cap) {
             if (cap_len > 3 * TD_ROUTE_PARAM_MAX)
                 return -EINVAL;
-            int r = td_http_percent_decode(cap, cap_len, m->param, sizeof(m->param));
-            if (r < 0)
-                return r;
+            if (td_http_percent_decode(cap, cap_len, m->param, sizeof(m->param)) < 0)
+                return -EINVAL;
         }
         m->id = table[i].id;
         m->operation = table[i].operation;
@@ -117,6 +116,8 @@ static int hex_value(char c)
 int td_http_percent_decode(const char *in, size_t len, char *out, size_t out_size)
 {
     size_t o = 0;
+    if (out_size == 0)
+        return -E2BIG;
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
         if (c == '%') {

@@ -348,16 +348,16 @@ static size_t keep_raw(void *cls, struct MHD_Connection *conn, char *s)
 struct framing {
     int content_length;
     int transfer_encoding;
-    bool nul;
 };
 
-static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    size_t key_size, const char *value, size_t value_size)
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size)
 {
     struct framing *f = cls;
     (void)kind;
-    if (strlen(key) != key_size || (value && strlen(value) != value_size))
-        f->nul = true;
+    (void)key_size;
+    (void)value;
+    (void)value_size;
     if (strcasecmp(key, "Content-Length") == 0)
         f->content_length++;
     else if (strcasecmp(key, "Transfer-Encoding") == 0)
@@ -365,12 +365,51 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-static const char *framing_problem(struct MHD_Connection *conn)
+/* A NUL byte inside a header value. libmicrohttpd (0.9.75) cuts the value at the NUL and
+ * reports the shortened length, silently dropping the rest of the line, so its API alone cannot
+ * tell. It parses the header block in place in its read buffer, replacing each line's CR and LF
+ * with NULs: after a clean value come only those NULs, the same number after every line (two
+ * for CRLF, one for bare LF), then the next header's name; after the last value, twice that
+ * number up to the end of the block (the empty line). Any other byte, or another count, is
+ * what a NUL hid. Folded (obs-fold) lines are moved by the library and fail the same test;
+ * RFC 7230 lets a server refuse them. */
+static bool header_hides_bytes(const struct td_http_header *h, size_t n, const char *block_end)
+{
+    size_t line_gap = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *end = h[i].value + h[i].value_len; /* the value's terminating NUL */
+        const char *next = i + 1 < n ? h[i + 1].name : block_end;
+        if (next <= end || next - end > 8)
+            return true;
+        for (const char *p = end; p < next; p++)
+            if (*p != '\0')
+                return true;
+        size_t gap = (size_t)(next - end);
+        if (i + 1 < n) {
+            if (!line_gap)
+                line_gap = gap;
+            if (gap != line_gap || gap > 2)
+                return true;
+        } else if (line_gap ? gap != 2 * line_gap : gap != 2 && gap != 4) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *framing_problem(struct MHD_Connection *conn, const char *method)
 {
     struct framing f = {0};
-    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, check_header, &f);
-    if (f.nul)
-        return "NUL byte in a header";
+    struct td_http_header headers[256];
+    struct header_collector hc = {headers, TD_ARRAY_SIZE(headers), 0};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_header, &hc);
+    if (hc.n > TD_ARRAY_SIZE(headers))
+        return "too many headers";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!ci || header_hides_bytes(headers, hc.n, method + ci->header_size))
+        return "NUL byte or folded line in a header";
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_framing, &f);
     if (f.content_length > 1)
         return "more than one Content-Length header";
     if (f.content_length && f.transfer_encoding)
@@ -458,7 +497,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         if (!req)
             return MHD_NO;
         *con_cls = req;
-        const char *problem = framing_problem(conn);
+        const char *problem = framing_problem(conn, method);
         if (problem) {
             reply_bad_request(req, problem);
             return queue_and_finish(req);

@@ -31,7 +31,7 @@ static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS access_keys ("
 
 static int sqlite_to_errno(int rc)
 {
-    switch (rc) {
+    switch (rc & 0xff) { /* extended result codes carry the primary code in the low byte */
     case SQLITE_OK:
     case SQLITE_DONE:
     case SQLITE_ROW:
