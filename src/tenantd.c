@@ -20,7 +20,7 @@ static void usage(FILE *out)
                  "  --init-timeout SECONDS   runtime initialisation limit (default 10)\n"
                  "  --node-modules DIR       node_modules holding aws-lambda-ric\n"
                  "  --node PATH              node executable (default /usr/bin/node)\n"
-            "  --uid-base N             sandboxes run as uids N .. N+65535 (default 3000000)\n"
+                 "  --uid-base N             sandboxes run as uids N .. N+65535 (default 3000000)\n"
                  "  --debug                  verbose logs\n");
 }
 

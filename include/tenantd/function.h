@@ -90,6 +90,7 @@ json_t *td_function_to_json(const struct td_function_config *cfg,
 /* Storage round trip (the same document plus private fields). */
 char *td_function_to_storage(const struct td_function_config *cfg,
                              const struct td_service_identity *id);
+/* cfg is initialised here; on failure it holds nothing to release (releasing is harmless). */
 int td_function_from_storage(const char *json_text, struct td_function_config *cfg);
 
 /* Function ARN "arn:aws:lambda:<region>:<account>:function:<name>". */

@@ -767,6 +767,8 @@ int td_function_from_storage(const char *json_text, struct td_function_config *c
     json_t *o = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
     int r = json_is_object(o) ? from_storage_doc(o, cfg) : -EINVAL;
     json_decref(o);
+    if (r < 0)
+        td_function_config_release(cfg); /* nothing to free, and releasing again is harmless */
     return r;
 }
 
