@@ -18,6 +18,7 @@
 
 #include "tenantd/buf.h"
 #include "tenantd/error.h"
+#include "tenantd/http_header.h"
 
 struct td_http_server;
 struct td_http_request;
@@ -65,15 +66,6 @@ const char *td_http_header(const struct td_http_request *req, const char *name);
 /* A trailer of a chunked request body (case-insensitive), NULL when absent. */
 const char *td_http_trailer(const struct td_http_request *req, const char *name);
 /* Every header in order, with their lengths (for signature checks). Returns the count. */
-#ifndef TD_HTTP_HEADER_DEFINED
-#define TD_HTTP_HEADER_DEFINED
-struct td_http_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
-#endif
 size_t td_http_headers(const struct td_http_request *req, struct td_http_header *out, size_t max);
 const char *td_http_body(const struct td_http_request *req, size_t *ret_len);
 /* Take the body buffer out of the request (no copy). */

@@ -28,6 +28,7 @@
 
 #include "tenantd/buf.h"
 #include "tenantd/error.h"
+#include "tenantd/http_header.h"
 
 #define TD_SIGV4_ALGORITHM  "AWS4-HMAC-SHA256"
 #define TD_SIGV4_TERMINATOR "aws4_request"
@@ -51,17 +52,6 @@
 #define TD_SIGV4_SIGNATURE_LEN   64 /* lower-case hex */
 #define TD_SIGV4_AMZ_DATE_LEN    16 /* YYYYMMDD'T'HHMMSS'Z' */
 #define TD_SIGV4_KEY_CACHE_SLOTS 32
-
-#ifndef TD_HTTP_HEADER_DEFINED
-#define TD_HTTP_HEADER_DEFINED
-/* One request header as received; not NUL-terminated. */
-struct td_http_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
-#endif
 
 struct td_sigv4_request {
     const char *method; /* "GET", "POST", ... */

@@ -18,6 +18,8 @@ int td_base64_encode(const void *data, size_t len, struct td_buf *out);
 int td_base64_decode(const char *text, size_t len, struct td_buf *out);
 
 void td_sha256(const void *data, size_t len, uint8_t out[TD_SHA256_LEN]);
+/* The value of a hex digit (either case), or -1. */
+int td_hex_value(char c);
 /* Lower-case hex; out must hold 2 * len + 1 bytes. */
 void td_hex(const uint8_t *data, size_t len, char *out);
 

@@ -153,25 +153,15 @@ static bool is_unreserved(unsigned char c)
            c == '_' || c == '.' || c == '~';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode %XX escapes into out (which has room for n bytes). A malformed escape is kept as
  * literal text; '+' is a literal plus (SigV4 clients encode spaces as %20). */
 static size_t pct_decode(const char *s, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (s[i] == '%' && i + 2 < n && td_hex_value(s[i + 1]) >= 0 &&
+            td_hex_value(s[i + 2]) >= 0) {
+            out[o++] = (char)(td_hex_value(s[i + 1]) * 16 + td_hex_value(s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];

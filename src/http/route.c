@@ -6,6 +6,7 @@
 
 #include "tenantd/cleanup.h"
 #include "tenantd/http.h"
+#include "tenantd/util.h"
 
 struct route {
     const char *method;
@@ -102,17 +103,6 @@ int td_route_runtime(const char *method, const char *raw_path, struct td_route_m
     return route(runtime_routes, TD_ARRAY_SIZE(runtime_routes), method, raw_path, m);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int td_http_percent_decode(const char *in, size_t len, char *out, size_t out_size)
 {
     size_t o = 0;
@@ -123,8 +113,8 @@ int td_http_percent_decode(const char *in, size_t len, char *out, size_t out_siz
         if (c == '%') {
             if (len - i < 3)
                 return -EINVAL;
-            int hi = hex_value(in[i + 1]);
-            int lo = hex_value(in[i + 2]);
+            int hi = td_hex_value(in[i + 1]);
+            int lo = td_hex_value(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return -EINVAL;
             c = (char)(hi * 16 + lo);
