@@ -304,7 +304,9 @@ void td_sched_set_env_server(struct td_sched *s, struct td_http_server *env_serv
 
 static void maybe_shutdown_done(struct td_sched *s)
 {
-    if (s->shutting_down && s->shutdown_done && td_list_empty(&s->all)) {
+    /* Every environment ever created has been freed (its handles closed): nothing refers to
+     * the scheduler any more. */
+    if (s->shutting_down && s->shutdown_done && s->created == s->reaped) {
         void (*done)(void *) = s->shutdown_done;
         s->shutdown_done = NULL;
         done(s->shutdown_arg);
