@@ -61,6 +61,7 @@ struct td_invocation {
     struct td_buf log; /* START .. REPORT lines, when tail is set */
     struct td_env *env;
     int64_t deadline_ms;  /* wall clock, set on delivery */
+    char environment[96]; /* how it got its environment: "warm", "new; spawn_us=..; init_us=.." */
     int64_t delivered_us; /* monotonic */
     struct td_list link;  /* in the asynchronous queue */
     /* Called exactly once with the outcome; the callee frees the invocation with

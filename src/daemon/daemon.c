@@ -178,6 +178,35 @@ static bool route_request(struct td_http_request *req, struct td_route_match *m)
     return true;
 }
 
+/* The node's own figures (environments, memory): for operators and the benchmark harness. */
+static long rss_kb(void)
+{
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static void reply_stats(struct td_daemon *d, struct td_http_request *req, const char *request_id)
+{
+    struct td_sched_stats st;
+    td_sched_get_stats(d->svc.sched, &st);
+    json_t *doc = json_pack("{s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}", "environments", "total",
+                            (json_int_t)st.envs, "idle", (json_int_t)st.idle, "busy",
+                            (json_int_t)st.busy, "starting", (json_int_t)st.starting, "created",
+                            (json_int_t)st.created, "reaped", (json_int_t)st.reaped, "queued",
+                            (json_int_t)st.queued, "rssKiB", (json_int_t)rss_kb());
+    struct td_http_out_header h[] = {{"x-amzn-RequestId", request_id}};
+    td_http_reply_json(req, 200, h, 1, doc);
+    json_decref(doc);
+}
+
 static void api_on_headers(struct td_http_request *req, void *userdata)
 {
     struct td_daemon *d = userdata;
@@ -221,6 +250,8 @@ static void api_on_request(struct td_http_request *req, void *userdata)
     }
     if (m.id == TD_ROUTE_INVOKE)
         td_invoke_handle(&d->svc, req, m.param, request_id);
+    else if (m.id == TD_ROUTE_STATS)
+        reply_stats(d, req, request_id);
     else
         td_control_handle(&d->svc, req, &m, request_id);
 }

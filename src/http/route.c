@@ -29,6 +29,7 @@ static const struct route lambda_routes[] = {
     {"PUT", "/2015-03-31/functions/{}/code", TD_ROUTE_UPDATE_FUNCTION_CODE, "UpdateFunctionCode"},
     {"POST", "/2015-03-31/functions/{}/invocations", TD_ROUTE_INVOKE, "Invoke"},
     {"GET", "/tenantd/code/{}", TD_ROUTE_CODE_DOWNLOAD, "GetCodePackage"},
+    {"GET", "/tenantd/stats", TD_ROUTE_STATS, "GetStats"},
 };
 
 static const struct route runtime_routes[] = {

@@ -184,12 +184,22 @@ bool td_http_answered(const struct td_http_request *req)
 
 /* ---- answering ---- */
 
+static void on_timer(uv_timer_t *h);
+
+/* Run the server again soon: in external-epoll mode libmicrohttpd does not make its epoll fd
+ * readable when a connection is resumed or added, so the loop must not go to sleep first. */
+static void schedule_run(struct td_http_server *s)
+{
+    s->need_run = true;
+    uv_timer_start(&s->timer, on_timer, 0, 0);
+}
+
 static void resume(struct td_http_request *req)
 {
     if (req->suspended) {
         req->suspended = false;
         MHD_resume_connection(req->conn);
-        req->server->need_run = true;
+        schedule_run(req->server);
     }
 }
 
@@ -534,8 +544,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 
 /* ---- loop integration ---- */
 
-static void on_timer(uv_timer_t *h);
-
 static void run_mhd(struct td_http_server *s)
 {
     MHD_UNSIGNED_LONG_LONG timeout;
@@ -543,7 +551,9 @@ static void run_mhd(struct td_http_server *s)
     MHD_run(s->mhd);
     if (s->stopping)
         return;
-    if (MHD_get_timeout(s->mhd, &timeout) == MHD_YES)
+    if (s->need_run) /* a handler resumed a connection of this server meanwhile */
+        uv_timer_start(&s->timer, on_timer, 0, 0);
+    else if (MHD_get_timeout(s->mhd, &timeout) == MHD_YES)
         uv_timer_start(&s->timer, on_timer, timeout, 0);
     else
         uv_timer_stop(&s->timer);
@@ -640,7 +650,7 @@ int td_http_server_add_connection(struct td_http_server *s, int fd, uint64_t con
         s->ctx_by_fd[fd] = 0;
         return -errno ?: -EIO;
     }
-    s->need_run = true;
+    schedule_run(s);
     return 0;
 }
 

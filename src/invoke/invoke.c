@@ -102,7 +102,7 @@ static void sync_done(struct td_invocation *inv, struct td_invoke_result *res)
         return;
     }
     td_http_set_owner(req, NULL, NULL);
-    struct td_http_out_header h[6];
+    struct td_http_out_header h[7];
     size_t n = 0;
     _cleanup_buf_ struct td_buf tail = TD_BUF_INIT(8192);
     h[n++] = (struct td_http_out_header){"Content-Type", res->content_type ? res->content_type
@@ -111,6 +111,8 @@ static void sync_done(struct td_invocation *inv, struct td_invoke_result *res)
     h[n++] = (struct td_http_out_header){"x-amzn-RequestId", inv->request_id};
     if (res->function_error)
         h[n++] = (struct td_http_out_header){"X-Amz-Function-Error", "Unhandled"};
+    if (inv->environment[0])
+        h[n++] = (struct td_http_out_header){"X-Tenantd-Environment", inv->environment};
     if (inv->tail) {
         size_t len = inv->log.len;
         const char *start = inv->log.data ? inv->log.data : "";

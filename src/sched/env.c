@@ -570,7 +570,9 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     } else {
         env->log_fd = fds[0];
         (void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+        int64_t t0 = td_mono_us();
         r = spawn_sandbox(s, env, fds[1]);
+        env->spawn_us = td_mono_us() - t0;
         close(fds[1]);
     }
     if (r < 0) {
@@ -585,7 +587,7 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     env->id = s->next_env_id++;
     env->pool = pool;
     env->state = ENV_INIT;
-    env->created_us = td_mono_us();
+    env->created_us = td_mono_us() - env->spawn_us;
     env->last_used_ms = td_mono_ms();
     td_list_init(&env->pool_link);
     td_list_push_back(&s->all, &env->all_link);
@@ -635,6 +637,11 @@ static void deliver(struct td_env *env)
     if (inv->tenant)
         h[n++] = (struct td_http_out_header){"Lambda-Runtime-Aws-Tenant-Id", inv->tenant};
     h[n++] = (struct td_http_out_header){"Content-Type", "application/json"};
+    if (env->served++ == 0)
+        snprintf(inv->environment, sizeof(inv->environment), "new; spawn_us=%lld; init_us=%lld",
+                 (long long)env->spawn_us, (long long)(env->init_duration_us - env->spawn_us));
+    else
+        snprintf(inv->environment, sizeof(inv->environment), "warm");
     log_start(env, inv);
     char *payload = TAKE_PTR(inv->payload);
     if (payload)

@@ -54,6 +54,8 @@ struct td_env {
     struct td_list pool_link;
     struct td_list all_link;
     int64_t created_us;
+    int64_t spawn_us;         /* time to build the sandbox */
+    uint64_t served;          /* invocations delivered */
     int64_t init_duration_us; /* reported on the first invocation only */
     bool init_reported;
     int64_t last_used_ms; /* monotonic */

@@ -1,0 +1,536 @@
+// make bench: tenantd against the loopback floor, every figure next to a baseline measured in
+// the same run. Starts its own nginx(es), tenantd(s) and clients on ports picked at run time,
+// prints one table, writes bench/results.json, and stops every process it started.
+//
+// Load generators: wrk (Debian) with a Lua script replaying pre-signed SigV4 requests, for
+// latency and throughput; bench/tdclient (libcurl, a new SigV4 signature per request) for
+// first invocations of new tenants, environment churn and filling environments.
+//
+// BENCH_QUICK=1 runs every benchmark for a moment only (the smoke test of make check).
+import { spawn, spawnSync, execFileSync } from "node:child_process";
+import { createHash, createHmac } from "node:crypto";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, mkdirSync, rmdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, totalmem, release, tmpdir, hostname } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SignatureV4 } from "@smithy/signature-v4";
+import { LambdaClient, CreateFunctionCommand, InvokeCommand } from "@aws-sdk/client-lambda";
+
+process.removeAllListeners("warning");
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, "..");
+const build = resolve(repo, process.env.TENANTD_BUILD_DIR ?? "build");
+const QUICK = process.env.BENCH_QUICK === "1";
+const DURATION = QUICK ? 2 : 10; // seconds per wrk measurement
+const work = mkdtempSync(join(tmpdir(), "tenantd-bench-"));
+const children = new Set();
+const results = { benchmarks: {} };
+const rows = [];
+
+// ---- processes ------------------------------------------------------------------------------
+
+function track(proc) {
+  children.add(proc);
+  proc.on("exit", () => children.delete(proc));
+  return proc;
+}
+
+async function stopAll() {
+  for (const p of children) p.kill("SIGTERM");
+  for (let i = 0; i < 100 && children.size; i++) await sleep(50);
+  for (const p of children) p.kill("SIGKILL");
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
+
+async function waitForPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((res) => {
+      const s = createServer();
+      s.once("error", () => res(true)); // in use: the server is up
+      s.listen(port, "127.0.0.1", () => s.close(() => res(false)));
+    });
+    if (ok) return;
+    await sleep(25);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+async function startNginx(workers) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(work, `nginx${workers}-`));
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `worker_processes ${workers};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  client_max_body_size 16m;
+  client_body_buffer_size 16m;
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "ok"; }
+  }
+}
+`,
+  );
+  track(spawn("nginx", ["-c", join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" }));
+  await waitForPort(port);
+  return { url: `http://127.0.0.1:${port}`, port };
+}
+
+async function startTenantd(args = [], cgroup = null) {
+  const state = mkdtempSync(join(work, "state-"));
+  const argv = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state, "--idle-timeout", "3600", ...args];
+  const bin = join(build, "tenantd");
+  const proc = cgroup
+    ? spawn("sh", ["-c", `echo $$ > ${cgroup.procs} && exec "$0" "$@"`, bin, ...argv], { stdio: ["ignore", "pipe", "ignore"] })
+    : spawn(bin, argv, { stdio: ["ignore", "pipe", "ignore"] });
+  track(proc);
+  const endpoint = await new Promise((res, rej) => {
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = /tenantd listening on (\S+)/.exec(out);
+      if (m) res(m[1]);
+    });
+    proc.on("exit", (c) => rej(new Error(`tenantd exited (${c})`)));
+  });
+  const text = readFileSync(join(state, "credentials"), "utf8");
+  const credentials = {
+    accessKeyId: /aws_access_key_id\s*=\s*(\S+)/.exec(text)[1],
+    secretAccessKey: /aws_secret_access_key\s*=\s*(\S+)/.exec(text)[1],
+  };
+  const lambda = new LambdaClient({ endpoint, region: "us-east-1", credentials, maxAttempts: 1 });
+  return { proc, endpoint, credentials, lambda, state };
+}
+
+async function stopTenantd(d) {
+  d.proc.kill("SIGTERM");
+  await new Promise((res) => (d.proc.exitCode !== null ? res() : d.proc.on("exit", res)));
+}
+
+// ---- requests -------------------------------------------------------------------------------
+
+class Sha256 {
+  constructor(secret) {
+    this.h = secret ? createHmac("sha256", secret) : createHash("sha256");
+  }
+  update(d) {
+    this.h.update(d);
+  }
+  async digest() {
+    return new Uint8Array(this.h.digest());
+  }
+}
+
+async function signedInvoke(d, fn, tenant, body) {
+  const url = new URL(d.endpoint);
+  const signer = new SignatureV4({ service: "lambda", region: "us-east-1", credentials: d.credentials, sha256: Sha256 });
+  const headers = { host: url.host, "content-type": "application/json" };
+  if (tenant) headers["x-amz-tenant-id"] = tenant;
+  const signed = await signer.sign({
+    method: "POST",
+    protocol: "http:",
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: `/2015-03-31/functions/${fn}/invocations`,
+    headers,
+    body,
+  });
+  const out = { ...signed.headers };
+  delete out.host;
+  out.Host = url.host; // the key wrk uses, so the header is not sent twice
+  return { method: "POST", path: signed.path, headers: out };
+}
+
+function luaString(s) {
+  return JSON.stringify(s); // a JSON string literal is a valid Lua string literal here
+}
+
+// A wrk script replaying the given requests in turn; done() prints one JSON line.
+function wrkScript(requests, bodyFile) {
+  const specs = requests
+    .map((r) => {
+      const hs = Object.entries(r.headers).map(([k, v]) => `[${luaString(k)}]=${luaString(String(v))}`).join(",");
+      return `{method=${luaString(r.method)},path=${luaString(r.path)},headers={${hs}}}`;
+    })
+    .join(",\n");
+  const file = join(work, `wrk-${Math.random().toString(36).slice(2)}.lua`);
+  writeFileSync(
+    file,
+    `local specs = {${specs}}
+local reqs = {}
+local n = 0
+init = function(args)
+  local body = nil
+  ${bodyFile ? `local f = io.open(${luaString(bodyFile)}, "rb"); body = f:read("*a"); f:close()` : ""}
+  for i, s in ipairs(specs) do reqs[i] = wrk.format(s.method, s.path, s.headers, body) end
+end
+request = function()
+  n = n + 1
+  return reqs[(n % #reqs) + 1]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"p50":%d,"p99":%d,"max":%d,"errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+`,
+  );
+  return file;
+}
+
+function wrk(url, { threads = 1, connections = 1, seconds = DURATION, script }) {
+  const args = ["-t", String(threads), "-c", String(connections), "-d", `${seconds}s`, "--timeout", "10s"];
+  if (script) args.push("-s", script);
+  const out = execFileSync("wrk", [...args, url], { encoding: "utf8", maxBuffer: 1 << 20 });
+  const line = out.split("\n").find((l) => l.startsWith("{"));
+  const r = JSON.parse(line);
+  r.rps = r.requests / (r.duration_us / 1e6);
+  return r;
+}
+
+function plainScript() {
+  return wrkScript([{ method: "GET", path: "/", headers: {} }]);
+}
+
+// ---- statistics and output ------------------------------------------------------------------
+
+function pct(values, p) {
+  const v = [...values].sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  return v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))];
+}
+
+const us = (x) => (Number.isFinite(x) ? (x >= 10000 ? `${(x / 1000).toFixed(1)} ms` : `${Math.round(x)} µs`) : "-");
+const ratio = (a, b) => (b ? `${(a / b).toFixed(2)}×` : "-");
+
+function row(bench, metric, value, baseline, r, target, met) {
+  rows.push({ bench, metric, value, baseline, ratio: r, target: target ?? "", met: met === undefined ? "" : met ? "met" : "NOT met" });
+}
+
+function printTable() {
+  const cols = ["bench", "metric", "value", "baseline", "ratio", "target", "met"];
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (r) => cols.map((c, i) => String(r[c]).padEnd(width[i])).join("  ");
+  console.log(line(Object.fromEntries(cols.map((c) => [c, c]))));
+  console.log(width.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) console.log(line(r));
+}
+
+// ---- functions under test -------------------------------------------------------------------
+
+function zipOf(files) {
+  const dir = mkdtempSync(join(work, "zip-"));
+  const args = [join(dir, "p.zip")];
+  for (const [name, { content, mode }] of Object.entries(files)) {
+    const f = join(dir, name.replaceAll("/", "_"));
+    writeFileSync(f, content, { mode });
+    args.push(`${name}=@${f}`);
+  }
+  execFileSync(join(build, "tests/tools/mkzip"), args);
+  return readFileSync(join(dir, "p.zip"));
+}
+
+async function deploy(d) {
+  const echo = readFileSync(join(build, "examples/echo.zip"));
+  const nodeEcho = zipOf({ "index.mjs": { content: "export const handler = async (event) => event;\n", mode: 0o644 } });
+  const base = { Role: "arn:aws:iam::000000000000:role/bench", Handler: "bootstrap" };
+  const tenancy = { TenancyConfig: { TenantIsolationMode: "PER_TENANT" } };
+  await d.lambda.send(new CreateFunctionCommand({ ...base, FunctionName: "echo", Runtime: "provided.al2023", Code: { ZipFile: echo }, ...tenancy }));
+  await d.lambda.send(new CreateFunctionCommand({ ...base, FunctionName: "echo-plain", Runtime: "provided.al2023", Code: { ZipFile: echo } }));
+  await d.lambda.send(
+    new CreateFunctionCommand({ ...base, FunctionName: "echo-node", Runtime: "nodejs20.x", Handler: "index.handler", Code: { ZipFile: nodeEcho }, ...tenancy }),
+  );
+}
+
+async function check(d, fn, tenant) {
+  const r = await d.lambda.send(new InvokeCommand({ FunctionName: fn, TenantId: tenant, Payload: '{"check":1}' }));
+  if (r.StatusCode !== 200 || r.FunctionError) throw new Error(`${fn} does not answer: ${Buffer.from(r.Payload ?? []).toString()}`);
+}
+
+function tdclient(args) {
+  return execFileSync(join(build, "bench/tdclient"), args, { encoding: "utf8", maxBuffer: 64 << 20 }).trim();
+}
+
+async function stats(d) {
+  const url = new URL(d.endpoint);
+  const signer = new SignatureV4({ service: "lambda", region: "us-east-1", credentials: d.credentials, sha256: Sha256 });
+  const signed = await signer.sign({ method: "GET", protocol: "http:", hostname: url.hostname, port: Number(url.port), path: "/tenantd/stats", headers: { host: url.host } });
+  const { host, ...headers } = signed.headers;
+  return (await fetch(`${d.endpoint}/tenantd/stats`, { headers })).json();
+}
+
+// ---- the benchmarks ---------------------------------------------------------------------------
+
+async function benchWarmLatency(d, nginx1) {
+  await check(d, "echo", "lat");
+  const payload = JSON.stringify({ data: "x".repeat(128 - 12) });
+  const script = wrkScript([await signedInvoke(d, "echo", "lat", payload)], writeBody(payload));
+  wrk(d.endpoint, { seconds: 1, script }); // warm-up
+  const t = wrk(d.endpoint, { script });
+  const n = wrk(nginx1.url, { script: plainScript() });
+  results.benchmarks.a_warm_latency = { tenantd: t, nginx: n };
+  row("a warm invoke c1", "p50", us(t.p50), us(n.p50), ratio(t.p50, n.p50), "≤ 3×", t.p50 <= 3 * n.p50);
+  row("a warm invoke c1", "p99", us(t.p99), us(n.p99), ratio(t.p99, n.p99), "≤ 5×", t.p99 <= 5 * n.p99);
+  row("a warm invoke c1", "max", us(t.max), us(n.max), ratio(t.max, n.max));
+  row("a warm invoke c1", "req/s", t.rps.toFixed(0), n.rps.toFixed(0), ratio(t.rps, n.rps));
+}
+
+function writeBody(payload) {
+  const f = join(work, `body-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(f, payload);
+  return f;
+}
+
+async function benchThroughput(d, nginx2) {
+  const payload = JSON.stringify({ data: "x".repeat(116) });
+  const tenants = Array.from({ length: 16 }, (_, i) => `tp-${i}`);
+  const perTenant = [];
+  for (const t of tenants) perTenant.push(await signedInvoke(d, "echo", t, payload));
+  const body = writeBody(payload);
+  const tenantScript = wrkScript(perTenant, body);
+  const plainScriptInv = wrkScript([await signedInvoke(d, "echo-plain", null, payload)], body);
+  const opts = { threads: 2, connections: 64 };
+  wrk(d.endpoint, { ...opts, seconds: 2, script: tenantScript }); // create the environments
+  const t16 = wrk(d.endpoint, { ...opts, script: tenantScript });
+  wrk(d.endpoint, { ...opts, seconds: 2, script: plainScriptInv });
+  const tplain = wrk(d.endpoint, { ...opts, script: plainScriptInv });
+  const n = wrk(nginx2.url, { ...opts, script: plainScript() });
+  results.benchmarks.b_throughput = { per_tenant_16: t16, plain: tplain, nginx: n };
+  for (const [name, t] of [["16 tenants", t16], ["plain function", tplain]]) {
+    const frac = t.rps / n.rps;
+    row("b warm c64", `${name} req/s`, t.rps.toFixed(0), n.rps.toFixed(0), `${(frac * 100).toFixed(1)}%`, "≥ 25%", frac >= 0.25);
+    row("b warm c64", `${name} p99`, us(t.p99), us(n.p99), ratio(t.p99, n.p99));
+    if (t.errors) row("b warm c64", `${name} errors`, String(t.errors), "0", "");
+  }
+}
+
+function parseFirst(out) {
+  return out.split("\n").map((l) => {
+    const [lat, status, ferr, env] = l.split(" ");
+    const spawn = /spawn_us=(\d+)/.exec(env ?? "");
+    const init = /init_us=(\d+)/.exec(env ?? "");
+    return { lat: Number(lat), ok: status === "200" && ferr === "0", env, spawn: spawn ? Number(spawn[1]) : NaN, init: init ? Number(init[1]) : NaN };
+  });
+}
+
+function bareStart(cmd, count) {
+  return tdclient(["spawn", String(count), ...cmd]).split("\n").map((l) => Number(l.split(" ")[0]));
+}
+
+async function benchFirstInvoke(d) {
+  const count = QUICK ? 20 : 300;
+  const key = `${d.credentials.accessKeyId}:${d.credentials.secretAccessKey}`;
+  const recs = parseFirst(tdclient(["first", d.endpoint, key, "echo", `first-${Date.now()}`, String(count)]));
+  const ok = recs.filter((r) => r.ok);
+  const lat = ok.map((r) => r.lat);
+  const spawnUs = ok.map((r) => r.spawn).filter(Number.isFinite);
+  const initUs = ok.map((r) => r.init).filter(Number.isFinite);
+  const answer = ok.filter((r) => Number.isFinite(r.spawn)).map((r) => r.lat - r.spawn - r.init);
+  // Baseline: the same bootstrap started bare (no sandbox), until it finds no Runtime API.
+  const bare = bareStart(["env", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9", join(build, "examples/echo/bootstrap")], QUICK ? 10 : 50);
+  const p50 = pct(lat, 50);
+  results.benchmarks.c_first_invoke = {
+    count, ok: ok.length, p50, p99: pct(lat, 99), max: Math.max(...lat),
+    spawn_p50: pct(spawnUs, 50), init_p50: pct(initUs, 50), answer_p50: pct(answer, 50),
+    new_environments: spawnUs.length, bare_start_p50: pct(bare, 50), samples_us: lat,
+  };
+  row("c new-tenant first invoke (C)", "p50", us(p50), us(pct(bare, 50)), ratio(p50, pct(bare, 50)), "≤ 5 ms", p50 <= 5000);
+  row("c new-tenant first invoke (C)", "p99", us(pct(lat, 99)), "", "");
+  row("c new-tenant first invoke (C)", "max", us(Math.max(...lat)), "", "");
+  row("c split (p50 of new envs)", "sandbox / runtime init / answer", `${us(pct(spawnUs, 50))} / ${us(pct(initUs, 50))} / ${us(pct(answer, 50))}`, "", "");
+  if (ok.length !== count) row("c new-tenant first invoke (C)", "failed", String(count - ok.length), "0", "");
+}
+
+async function benchChurn() {
+  const d = await startTenantd(["--max-environments", "16"]);
+  try {
+    await deploy(d);
+    const key = `${d.credentials.accessKeyId}:${d.credentials.secretAccessKey}`;
+    const seconds = QUICK ? 2 : 10;
+    tdclient(["churn", d.endpoint, key, "echo", "warm", "2", "1"]);
+    const before = await stats(d);
+    const [done, failed, elapsed] = tdclient(["churn", d.endpoint, key, "echo", `churn-${Date.now()}`, "2", String(seconds)]).split(" ").map(Number);
+    const after = await stats(d);
+    const perSec = (after.reaped - before.reaped) / (elapsed / 1e6);
+    const bare = bareStart(["env", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9", join(build, "examples/echo/bootstrap")], QUICK ? 10 : 50);
+    const bareRate = 1e6 / pct(bare, 50);
+    results.benchmarks.d_churn = { invocations: done, failed, elapsed_us: elapsed, created: after.created - before.created, reaped: after.reaped - before.reaped, per_second: perSec, bare_starts_per_second: bareRate };
+    row("d environment churn", "created+destroyed /s", perSec.toFixed(0), `${bareRate.toFixed(0)} bare starts/s`, ratio(perSec, bareRate));
+    if (failed) row("d environment churn", "failed invocations", String(failed), "0", "");
+  } finally {
+    await stopTenantd(d);
+  }
+}
+
+// A memory cgroup for one daemon (v1 memory controller, or v2 with memory enabled).
+function makeCgroup(name) {
+  if (existsSync("/sys/fs/cgroup/memory/memory.usage_in_bytes")) {
+    const dir = `/sys/fs/cgroup/memory/${name}`;
+    mkdirSync(dir);
+    return { dir, procs: `${dir}/cgroup.procs`, usage: () => Number(readFileSync(`${dir}/memory.usage_in_bytes`, "utf8")) };
+  }
+  if (existsSync("/sys/fs/cgroup/cgroup.controllers") && readFileSync("/sys/fs/cgroup/cgroup.subtree_control", "utf8").includes("memory")) {
+    const dir = `/sys/fs/cgroup/${name}`;
+    mkdirSync(dir);
+    return { dir, procs: `${dir}/cgroup.procs`, usage: () => Number(readFileSync(`${dir}/memory.current`, "utf8")) };
+  }
+  return null;
+}
+
+function rssKiB(pid) {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
+}
+
+async function benchDensity() {
+  const sizes = QUICK ? [10, 20] : [200, 500, 1000];
+  results.benchmarks.e_density = {};
+  for (const n of sizes) {
+    const cg = makeCgroup(`tenantd-bench-${process.pid}-${n}`);
+    const d = await startTenantd(["--max-environments", String(n + 16)], cg);
+    try {
+      await deploy(d);
+      await check(d, "echo", "density-warm");
+      await sleep(300);
+      const rss0 = rssKiB(d.proc.pid);
+      const mem0 = cg ? cg.usage() : NaN;
+      const key = `${d.credentials.accessKeyId}:${d.credentials.secretAccessKey}`;
+      tdclient(["fill", d.endpoint, key, "echo", `dens-${n}`, String(n), "4"]);
+      for (let i = 0; i < 100; i++) {
+        const s = await stats(d);
+        if (s.environments.idle >= n) break;
+        await sleep(100);
+      }
+      await sleep(500);
+      const rss1 = rssKiB(d.proc.pid);
+      const mem1 = cg ? cg.usage() : NaN;
+      const own = ((rss1 - rss0) * 1024) / n;
+      const total = (mem1 - mem0) / n;
+      results.benchmarks.e_density[n] = { daemon_rss_kib_before: rss0, daemon_rss_kib_after: rss1, daemon_bytes_per_env: own, cgroup_bytes_per_env: total };
+      row(`e density N=${n}`, "tenantd's own memory / env", `${(own / 1024).toFixed(1)} KiB`, "", "", "≤ 32 KiB", own <= 32 * 1024);
+      row(`e density N=${n}`, "total memory / env", Number.isFinite(total) ? `${(total / 1048576).toFixed(2)} MiB` : "-", "", "");
+    } finally {
+      await stopTenantd(d);
+      if (cg) {
+        for (let i = 0; i < 50; i++) {
+          try {
+            rmdirSync(cg.dir);
+            break;
+          } catch {
+            await sleep(100);
+          }
+        }
+      }
+    }
+  }
+}
+
+async function benchNode(d, nginx1) {
+  await check(d, "echo-node", "node-lat");
+  const payload = JSON.stringify({ data: "x".repeat(116) });
+  const script = wrkScript([await signedInvoke(d, "echo-node", "node-lat", payload)], writeBody(payload));
+  wrk(d.endpoint, { seconds: 1, script });
+  const t = wrk(d.endpoint, { script });
+  const n = wrk(nginx1.url, { script: plainScript() });
+  row("f Node warm invoke c1", "p50", us(t.p50), us(n.p50), ratio(t.p50, n.p50));
+  row("f Node warm invoke c1", "p99", us(t.p99), us(n.p99), ratio(t.p99, n.p99));
+  const count = QUICK ? 5 : 30;
+  const key = `${d.credentials.accessKeyId}:${d.credentials.secretAccessKey}`;
+  const recs = parseFirst(tdclient(["first", d.endpoint, key, "echo-node", `nfirst-${Date.now()}`, String(count)])).filter((r) => r.ok);
+  const lat = recs.map((r) => r.lat);
+  const nodeStart = bareStart(["node", "-e", "0"], QUICK ? 5 : 20);
+  const p50 = pct(lat, 50);
+  const base = pct(nodeStart, 50);
+  results.benchmarks.f_node = { warm: t, nginx: n, first_p50: p50, first_p99: pct(lat, 99), node_e0_p50: base, samples_us: lat };
+  row("f Node new-tenant first invoke", "p50", us(p50), `${us(base)} (node -e 0)`, `${((p50 - base) / 1000).toFixed(1)} ms more`, "≤ +20 ms", p50 <= base + 20000);
+  row("f Node new-tenant first invoke", "p99", us(pct(lat, 99)), "", "");
+}
+
+async function benchPayloads(d, nginx1) {
+  results.benchmarks.g_payload = {};
+  for (const [label, size] of [["1 KB", 1024], ["64 KB", 65536], ["1 MB", 1048576], ["6 MB", 6291456 - 64]]) {
+    const payload = JSON.stringify({ d: "x".repeat(size - 8) });
+    const body = writeBody(payload);
+    const script = wrkScript([await signedInvoke(d, "echo", "payload", payload)], body);
+    const nscript = wrkScript([{ method: "POST", path: "/", headers: { "Content-Type": "application/json" } }], body);
+    const seconds = QUICK ? 1 : 5;
+    wrk(d.endpoint, { seconds: 1, script });
+    const t = wrk(d.endpoint, { seconds, script });
+    const n = wrk(nginx1.url, { seconds, script: nscript });
+    results.benchmarks.g_payload[label] = { tenantd: t, nginx_upload: n };
+    row(`g payload ${label}`, "p50", us(t.p50), us(n.p50), ratio(t.p50, n.p50));
+    row(`g payload ${label}`, "p99", us(t.p99), us(n.p99), ratio(t.p99, n.p99));
+  }
+}
+
+function machine() {
+  const git = spawnSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
+  const dirty = spawnSync("git", ["-C", repo, "status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).stdout.trim() !== "";
+  return {
+    host: hostname(),
+    cpu: cpus()[0]?.model,
+    cpus: cpus().length,
+    memory_gib: +(totalmem() / 2 ** 30).toFixed(1),
+    kernel: release(),
+    date: new Date().toISOString(),
+    git: git + (dirty ? "+dirty" : ""),
+    quick: QUICK,
+    nginx: spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr.trim(),
+    wrk: spawnSync("wrk", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0].trim(),
+  };
+}
+
+async function main() {
+  results.machine = machine();
+  console.log(`tenantd benchmarks${QUICK ? " (quick)" : ""}: ${results.machine.cpus} × ${results.machine.cpu}, ${results.machine.kernel}, ${results.machine.git}`);
+  const nginx1 = await startNginx(1);
+  const nginx2 = await startNginx(2);
+  const d = await startTenantd(["--max-environments", "512"]);
+  await deploy(d);
+  const steps = [
+    ["a", () => benchWarmLatency(d, nginx1)],
+    ["b", () => benchThroughput(d, nginx2)],
+    ["c", () => benchFirstInvoke(d)],
+    ["f", () => benchNode(d, nginx1)],
+    ["g", () => benchPayloads(d, nginx1)],
+    ["d", () => benchChurn()],
+    ["e", () => benchDensity()],
+  ];
+  for (const [name, fn] of steps) {
+    const t0 = Date.now();
+    await fn();
+    console.error(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  await stopTenantd(d);
+  results.rows = rows;
+  writeFileSync(join(here, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  console.log("");
+  printTable();
+  console.log(`\nresults: ${join(here, "results.json")}`);
+}
+
+try {
+  await main();
+} finally {
+  await stopAll();
+  rmSync(work, { recursive: true, force: true });
+}
