@@ -515,7 +515,9 @@ async function main() {
     ["d", () => benchChurn()],
     ["e", () => benchDensity()],
   ];
+  const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
   for (const [name, fn] of steps) {
+    if (only && !only.includes(name)) continue;
     const t0 = Date.now();
     await fn();
     console.error(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -26,15 +26,21 @@ struct td_sandbox_spec {
 };
 
 struct td_sandbox {
-    pid_t pid;      /* host pid of the environment's init */
-    int pidfd;      /* readable when init has exited */
-    int api_fd;     /* listening socket inside the environment */
-    int exec_errno; /* the runtime could not be executed (the environment ends at once) */
+    pid_t pid;        /* host pid of the environment's init */
+    int pidfd;        /* readable when init has exited */
+    int api_fd;       /* listening socket inside the environment, once set up */
+    int sync_fd;      /* the child reports its set-up here; the caller may close it once the
+                         set-up is complete (and set it to -1) */
+    int exec_errno;   /* the runtime could not be executed (the environment ends at once) */
+    const char *step; /* the step that failed, for logs */
 };
 
-/* Create the environment. On failure *ret_step names the step that failed (for logs). */
-int td_sandbox_spawn(const struct td_sandbox_spec *spec, struct td_sandbox *ret,
-                     const char **ret_step);
+/* Create the environment: clone3 only. The child builds the sandbox while the caller goes on;
+ * the caller watches sync_fd and calls td_sandbox_progress whenever it is readable. */
+int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb);
+/* Read the child's reports: 1 when the set-up is complete (api_fd valid, the runtime started or
+ * exec_errno set), 0 when more is to come, negative when it failed (step says where). */
+int td_sandbox_progress(struct td_sandbox *sb);
 /* Kill the whole tree (killing init ends every process of its PID namespace). */
 int td_sandbox_kill(const struct td_sandbox *sb);
 /* Reap init if it has exited: 0 and the wait status, or -EAGAIN while it runs. */

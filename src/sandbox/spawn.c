@@ -18,7 +18,6 @@
 #include <linux/sched.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,8 +47,6 @@ struct sync_msg {
 };
 
 enum { MSG_LISTENER = 1, MSG_EXEC_OK, MSG_EXEC_FAILED, MSG_FAILED };
-
-#define SPAWN_TIMEOUT_MS 10000
 
 /* ---- child side ---- */
 
@@ -409,14 +406,9 @@ static int keep_only(int *sync_fd, int *log_fd)
 
 /* ---- daemon side ---- */
 
+/* One message from the child; -EAGAIN when none is there yet. */
 static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n = poll(&p, 1, SPAWN_TIMEOUT_MS);
-    if (n == 0)
-        return -ETIMEDOUT;
-    if (n < 0)
-        return -errno;
     struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
@@ -426,23 +418,30 @@ static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
                          .msg_iovlen = 1,
                          .msg_control = control.buf,
                          .msg_controllen = sizeof(control.buf)};
-    ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (got < 0)
         return -errno;
+    if (got == 0)
+        return -EPIPE; /* the child went away before it finished */
     if (got != sizeof(*m))
-        return -EPIPE;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && ret_fd)
-            memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+        return -EPROTO;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int fd_in;
+            memcpy(&fd_in, CMSG_DATA(cm), sizeof(int));
+            if (ret_fd && *ret_fd < 0)
+                *ret_fd = fd_in;
+            else
+                close(fd_in);
+        }
+    }
     return 0;
 }
 
-int td_sandbox_spawn(const struct td_sandbox_spec *spec, struct td_sandbox *ret,
-                     const char **ret_step)
+int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
 {
-    static char failed_step[64];
     int sp[2];
-    *ret_step = "socketpair";
+    *sb = (struct td_sandbox){.pidfd = -1, .api_fd = -1, .sync_fd = -1, .step = "socketpair"};
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
         return -errno;
     _cleanup_close_ int parent_fd = sp[0];
@@ -455,7 +454,7 @@ int td_sandbox_spawn(const struct td_sandbox_spec *spec, struct td_sandbox *ret,
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
     };
-    *ret_step = "clone3";
+    sb->step = "clone3";
     long pid = syscall(SYS_clone3, &args, sizeof(args));
     if (pid < 0)
         return -errno;
@@ -466,33 +465,45 @@ int td_sandbox_spawn(const struct td_sandbox_spec *spec, struct td_sandbox *ret,
         child_main(&c);
         _exit(TD_SANDBOX_EXIT_SETUP);
     }
-    close(TAKE_FD(child_fd));
-
-    struct td_sandbox sb = {.pid = (pid_t)pid, .pidfd = pidfd, .api_fd = -1, .exec_errno = 0};
-    struct sync_msg m;
-    int r = recv_msg(parent_fd, &m, &sb.api_fd);
-    if (r == 0 && m.kind == MSG_LISTENER && sb.api_fd >= 0)
-        r = recv_msg(parent_fd, &m, NULL);
-    if (r == 0 && m.kind == MSG_EXEC_FAILED) {
-        /* The environment exists; its runtime could not start and it is about to end. */
-        sb.exec_errno = m.err > 0 ? m.err : EIO;
-    } else if (r == 0 && m.kind != MSG_EXEC_OK) {
-        m.step[sizeof(m.step) - 1] = '\0';
-        snprintf(failed_step, sizeof(failed_step), "%s", m.step);
-        *ret_step = failed_step;
-        r = m.err > 0 ? -m.err : -EIO;
-    } else if (r < 0) {
-        *ret_step = "sandbox set-up message";
-    }
-    if (r < 0) {
-        siginfo_t info;
-        td_sandbox_kill(&sb);
-        (void)waitid(P_PIDFD, (id_t)sb.pidfd, &info, WEXITED);
-        td_sandbox_close(&sb);
-        return r;
-    }
-    *ret = sb;
+    sb->pid = (pid_t)pid;
+    sb->pidfd = pidfd;
+    sb->sync_fd = TAKE_FD(parent_fd);
+    sb->step = "set-up";
     return 0;
+}
+
+int td_sandbox_progress(struct td_sandbox *sb)
+{
+    static char failed_step[64];
+    for (;;) {
+        struct sync_msg m;
+        int r = recv_msg(sb->sync_fd, &m, &sb->api_fd);
+        if (r == -EAGAIN || r == -EINTR)
+            return 0;
+        if (r < 0) {
+            sb->step = "sandbox set-up message";
+            return r;
+        }
+        switch (m.kind) {
+        case MSG_LISTENER:
+            if (sb->api_fd < 0) {
+                sb->step = "api socket";
+                return -EPROTO;
+            }
+            continue;
+        case MSG_EXEC_OK:
+        case MSG_EXEC_FAILED:
+            /* With a failed exec the environment exists, and ends at once. */
+            sb->exec_errno = m.kind == MSG_EXEC_FAILED ? (m.err > 0 ? m.err : EIO) : 0;
+            sb->step = NULL;
+            return sb->api_fd >= 0 ? 1 : -EPROTO;
+        default:
+            m.step[sizeof(m.step) - 1] = '\0';
+            snprintf(failed_step, sizeof(failed_step), "%s", m.step);
+            sb->step = failed_step;
+            return m.err > 0 ? -m.err : -EIO;
+        }
+    }
 }
 
 int td_sandbox_kill(const struct td_sandbox *sb)
@@ -525,6 +536,9 @@ void td_sandbox_close(struct td_sandbox *sb)
         close(sb->pidfd);
     if (sb->api_fd >= 0)
         close(sb->api_fd);
+    if (sb->sync_fd >= 0)
+        close(sb->sync_fd);
     sb->pidfd = -1;
     sb->api_fd = -1;
+    sb->sync_fd = -1;
 }

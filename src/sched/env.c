@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,7 +142,8 @@ static void build_envp(const struct td_sched *s, const struct td_function *fn, s
 
 static void log_sink_write(struct td_env *env, const char *data, size_t len)
 {
-    /* Each line of function output goes to the daemon's stderr, tagged with its origin. */
+    /* Each line of function output goes to the daemon's stderr, tagged with its origin; the
+     * tag and the line leave in one write. */
     char prefix[512];
     int plen = snprintf(prefix, sizeof(prefix), "[%s %s env=%" PRIu64 "] ", env->fn->cfg.name,
                         env->tenant ? env->tenant : "-", env->id);
@@ -150,9 +152,12 @@ static void log_sink_write(struct td_env *env, const char *data, size_t len)
     while (len > 0) {
         const char *nl = memchr(data, '\n', len);
         size_t chunk = nl ? (size_t)(nl - data) + 1 : len;
-        if (env->line_start)
-            (void)td_write_all(STDERR_FILENO, prefix, (size_t)plen);
-        (void)td_write_all(STDERR_FILENO, data, chunk);
+        struct iovec iov[2] = {{prefix, env->line_start ? (size_t)plen : 0},
+                               {(void *)(uintptr_t)data, chunk}};
+        ssize_t n;
+        do
+            n = writev(STDERR_FILENO, iov, 2);
+        while (n < 0 && errno == EINTR);
         env->line_start = nl != NULL;
         data += chunk;
         len -= chunk;
@@ -224,21 +229,29 @@ static void log_start(struct td_env *env, struct td_invocation *inv)
     json_decref(ev);
 }
 
-static int max_memory_mb(const struct td_env *env)
+/* The runtime's peak memory (VmHWM). Generating /proc/<pid>/status is costly, so a reading is
+ * reused for a second: the figure is a peak, it only ever grows. */
+static int max_memory_mb(struct td_env *env)
 {
     char path[64], line[256];
     if (env->runtime_pid <= 0)
         return 0;
+    int64_t now = td_mono_ms();
+    if (env->max_memory_read_ms && now - env->max_memory_read_ms < 1000)
+        return env->max_memory_mb;
+    env->max_memory_read_ms = now;
     snprintf(path, sizeof(path), "/proc/%d/status", (int)env->runtime_pid);
     _cleanup_fclose_ FILE *f = fopen(path, "re");
     if (!f)
         return 0;
     while (fgets(line, sizeof(line), f)) {
         unsigned long kb;
-        if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
-            return (int)((kb + 1023) / 1024);
+        if (sscanf(line, "VmHWM: %lu kB", &kb) == 1) {
+            env->max_memory_mb = (int)((kb + 1023) / 1024);
+            break;
+        }
     }
-    return 0;
+    return env->max_memory_mb;
 }
 
 static void log_end(struct td_env *env, struct td_invocation *inv, const char *status)
@@ -351,12 +364,27 @@ static void env_handle_closed(uv_handle_t *h)
     sched_env_freed(s);
 }
 
+static void close_setup_poll(struct td_env *env)
+{
+    if (!env->setup_poll_open)
+        return;
+    env->setup_poll_open = false;
+    uv_poll_stop(&env->setup_poll);
+    if (env->sb.sync_fd >= 0) {
+        close(env->sb.sync_fd);
+        env->sb.sync_fd = -1;
+    }
+    uv_close((uv_handle_t *)&env->setup_poll, env_handle_closed);
+}
+
 static void env_close(struct td_env *env)
 {
     td_map_remove(env->sched->envs, &env->id, sizeof(env->id));
     td_list_remove(&env->all_link);
+    close_setup_poll(env);
     uv_close((uv_handle_t *)&env->pid_poll, env_handle_closed);
-    uv_close((uv_handle_t *)&env->api_poll, env_handle_closed);
+    if (env->api_poll_open)
+        uv_close((uv_handle_t *)&env->api_poll, env_handle_closed);
     uv_close((uv_handle_t *)&env->log_poll, env_handle_closed);
     uv_close((uv_handle_t *)&env->timer, env_handle_closed);
 }
@@ -367,7 +395,8 @@ static void mark_dead(struct td_env *env)
         return;
     env->state = ENV_DEAD;
     uv_timer_stop(&env->timer);
-    uv_poll_stop(&env->api_poll);
+    if (env->api_poll_open)
+        uv_poll_stop(&env->api_poll);
     if (env->next_req) {
         struct td_http_request *req = env->next_req;
         env->next_req = NULL;
@@ -436,6 +465,12 @@ static void fail_on_exit(struct td_env *env)
         invocation_finish(inv, &res);
         return;
     }
+    if (env->setup_poll_open) {
+        env_fail_invocation(env, "Sandbox.Failure",
+                            "RequestId: %s Error: the execution environment could not be created",
+                            inv->request_id);
+        return;
+    }
     if (env->sb.exec_errno) {
         env_fail_invocation(env, "Runtime.InvalidEntrypoint",
                             "RequestId: %s Error: fork/exec %s: %s", inv->request_id,
@@ -449,6 +484,8 @@ static void fail_on_exit(struct td_env *env)
                         "RequestId: %s Error: Runtime exited with error: %s", inv->request_id, why);
 }
 
+static void on_setup(uv_poll_t *h, int status, int events);
+
 static void on_exit_ready(uv_poll_t *h, int status, int events)
 {
     struct td_env *env = h->data;
@@ -457,6 +494,8 @@ static void on_exit_ready(uv_poll_t *h, int status, int events)
     if (td_sandbox_reap(&env->sb, &env->exit_status) == -EAGAIN)
         return;
     uv_poll_stop(&env->pid_poll);
+    if (env->setup_poll_open) /* it died while being set up: what did it report? */
+        on_setup(&env->setup_poll, 0, UV_READABLE);
     uv_poll_start(&env->log_poll, UV_READABLE, on_log); /* the last words, if any */
     drain_log(env);
     if (env->inv)
@@ -495,6 +534,37 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- starting ---- */
 
+/* The sandbox reports its set-up: the API socket, then the runtime's exec. */
+static void on_setup(uv_poll_t *h, int status, int events)
+{
+    struct td_env *env = h->data;
+    (void)status;
+    (void)events;
+    int r = td_sandbox_progress(&env->sb);
+    if (env->sb.api_fd >= 0 && !env->api_poll_open) {
+        uv_poll_init(env->sched->loop, &env->api_poll, env->sb.api_fd);
+        env->api_poll.data = env;
+        env->api_poll_open = true;
+        env->open_handles++;
+        if (env->state != ENV_DEAD)
+            uv_poll_start(&env->api_poll, UV_READABLE, on_accept);
+    }
+    if (r == 0)
+        return;
+    close_setup_poll(env);
+    if (r > 0) {
+        env->spawn_us = td_mono_us() - env->created_us;
+        return;
+    }
+    td_log_error("cannot create an environment for '%s': %s: %s", env->fn->cfg.name,
+                 env->sb.step ? env->sb.step : "set-up", strerror(-r));
+    if (env->inv)
+        env_fail_invocation(env, "Sandbox.Failure",
+                            "RequestId: %s Error: the execution environment could not be created",
+                            env->inv->request_id);
+    env_kill(env, KILL_SETUP);
+}
+
 static int take_slot(struct td_sched *s, unsigned *ret)
 {
     for (unsigned i = 0; i < s->cfg.uid_count; i++) {
@@ -511,7 +581,6 @@ static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_f
 {
     const struct td_function *fn = env->fn;
     struct strv argv = {0}, envp = {0};
-    const char *step = "";
     build_argv(s, fn, &argv);
     build_envp(s, fn, &envp);
     if (argv.failed || envp.failed) {
@@ -537,9 +606,9 @@ static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_f
          * range): no two of the last 30000 environments show the same runtime pid. */
         .first_pid = (pid_t)(1000 + (s->created * 97) % 30000),
     };
-    int r = td_sandbox_spawn(&spec, &env->sb, &step);
+    int r = td_sandbox_start(&spec, &env->sb);
     if (r < 0)
-        td_log_error("cannot create an environment for '%s': %s: %s", fn->cfg.name, step,
+        td_log_error("cannot create an environment for '%s': %s: %s", fn->cfg.name, env->sb.step,
                      strerror(-r));
     strv_release(&argv);
     strv_release(&envp);
@@ -556,7 +625,7 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     env->sched = s;
     env->fn = fn;
     env->log_fd = -1;
-    env->sb.pidfd = env->sb.api_fd = -1;
+    env->sb.pidfd = env->sb.api_fd = env->sb.sync_fd = -1;
     env->line_start = true;
     env->tenant = tenant ? strdup(tenant) : NULL;
     int r = (tenant && !env->tenant) ? -ENOMEM : take_slot(s, &env->slot);
@@ -570,9 +639,8 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     } else {
         env->log_fd = fds[0];
         (void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
-        int64_t t0 = td_mono_us();
+        env->created_us = td_mono_us();
         r = spawn_sandbox(s, env, fds[1]);
-        env->spawn_us = td_mono_us() - t0;
         close(fds[1]);
     }
     if (r < 0) {
@@ -587,7 +655,6 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     env->id = s->next_env_id++;
     env->pool = pool;
     env->state = ENV_INIT;
-    env->created_us = td_mono_us() - env->spawn_us;
     env->last_used_ms = td_mono_ms();
     td_list_init(&env->pool_link);
     td_list_push_back(&s->all, &env->all_link);
@@ -597,13 +664,15 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     s->created++;
 
     uv_poll_init(s->loop, &env->pid_poll, env->sb.pidfd);
-    uv_poll_init(s->loop, &env->api_poll, env->sb.api_fd);
+    uv_poll_init(s->loop, &env->setup_poll, env->sb.sync_fd);
     uv_poll_init(s->loop, &env->log_poll, env->log_fd);
     uv_timer_init(s->loop, &env->timer);
-    env->pid_poll.data = env->api_poll.data = env->log_poll.data = env->timer.data = env;
+    env->pid_poll.data = env->setup_poll.data = env->api_poll.data = env;
+    env->log_poll.data = env->timer.data = env;
     env->open_handles = 4;
+    env->setup_poll_open = true;
     uv_poll_start(&env->pid_poll, UV_READABLE, on_exit_ready);
-    uv_poll_start(&env->api_poll, UV_READABLE, on_accept);
+    uv_poll_start(&env->setup_poll, UV_READABLE, on_setup);
     uv_poll_start(&env->log_poll, UV_READABLE, on_log);
     uv_timer_start(&env->timer, on_timer, (uint64_t)s->cfg.init_timeout_s * 1000, 0);
     *ret = env;

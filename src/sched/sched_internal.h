@@ -21,6 +21,7 @@ enum env_kill_reason {
     KILL_INIT_ERROR,   /* posted /init/error and did not exit */
     KILL_IDLE,         /* reaped after the idle timeout, evicted or retired */
     KILL_SHUTDOWN,
+    KILL_SETUP, /* the sandbox could not be set up */
 };
 
 struct td_pool {
@@ -42,6 +43,9 @@ struct td_env {
     uv_poll_t pid_poll;
     uv_poll_t api_poll;
     uv_poll_t log_poll;
+    uv_poll_t setup_poll; /* the sandbox's set-up reports, until complete */
+    bool api_poll_open;
+    bool setup_poll_open;
     uv_timer_t timer; /* init limit or invocation deadline */
     int log_fd;
     unsigned open_handles;
@@ -60,8 +64,10 @@ struct td_env {
     bool init_reported;
     int64_t last_used_ms; /* monotonic */
     unsigned slot;
-    unsigned connections; /* open connections to its API socket */
-    pid_t runtime_pid;    /* host pid of the runtime process, for memory figures */
+    unsigned connections;       /* open connections to its API socket */
+    pid_t runtime_pid;          /* host pid of the runtime process, for memory figures */
+    int max_memory_mb;          /* last VmHWM reading */
+    int64_t max_memory_read_ms; /* when it was read */
     int exit_status;
 };
 
