@@ -9,19 +9,22 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: tenantd serve [options]\n"
-                 "\n"
-                 "  --listen HOST:PORT       API listener (default 127.0.0.1:8900; port 0 = any)\n"
-                 "  --state-dir DIR          state directory (default ./.tenantd)\n"
-                 "  --region R               region (default us-east-1)\n"
-                 "  --account-id N           12-digit account id (default 000000000000)\n"
-                 "  --max-environments N     node-wide environment limit (default 64)\n"
-                 "  --idle-timeout SECONDS   reap idle environments after this (default 300)\n"
-                 "  --init-timeout SECONDS   runtime initialisation limit (default 10)\n"
-                 "  --node-modules DIR       node_modules holding aws-lambda-ric\n"
-                 "  --node PATH              node executable (default /usr/bin/node)\n"
-                 "  --uid-base N             sandboxes run as uids N .. N+65535 (default 3000000)\n"
-                 "  --debug                  verbose logs\n");
+    fprintf(out,
+            "usage: tenantd serve [options]\n"
+            "\n"
+            "  --listen HOST:PORT       API listener (default 127.0.0.1:8900; port 0 = any)\n"
+            "  --state-dir DIR          state directory (default ./.tenantd)\n"
+            "  --region R               region (default us-east-1)\n"
+            "  --account-id N           12-digit account id (default 000000000000)\n"
+            "  --max-environments N     node-wide environment limit (default 64)\n"
+            "  --idle-timeout SECONDS   reap idle environments after this (default 300)\n"
+            "  --init-timeout SECONDS   runtime initialisation limit (default 10)\n"
+            "  --node-modules DIR       node_modules holding aws-lambda-ric\n"
+            "  --node PATH              node executable (default /usr/bin/node)\n"
+            "  --prewarm N              tenant-neutral environments kept ready per PER_TENANT\n"
+            "                           function (default 2)\n"
+            "  --uid-base N             sandboxes run as uids N .. N+65535 (default 3000000)\n"
+            "  --debug                  verbose logs\n");
 }
 
 static int parse_listen(const char *arg, struct td_daemon_config *cfg)
@@ -74,6 +77,7 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
         {"node-modules", required_argument, NULL, 'n'},
         {"node", required_argument, NULL, 'N'},
         {"uid-base", required_argument, NULL, 'u'},
+        {"prewarm", required_argument, NULL, 'p'},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -108,6 +112,9 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
             break;
         case 'N':
             bad |= copy_arg(cfg->node_bin, sizeof(cfg->node_bin), optarg);
+            break;
+        case 'p':
+            bad |= parse_uint(optarg, 0, 1000, &cfg->prewarm);
             break;
         case 'u':
             bad |= parse_uint(optarg, 65536, 4000000000LL - 65536, &cfg->uid_base);

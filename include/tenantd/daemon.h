@@ -15,6 +15,7 @@ struct td_daemon_config {
     unsigned max_envs;
     unsigned idle_timeout_s;
     unsigned init_timeout_s;
+    unsigned prewarm;
     char node_modules_dir[PATH_MAX]; /* where aws-lambda-ric is installed; "" = none */
     char node_bin[PATH_MAX];
     unsigned uid_base;

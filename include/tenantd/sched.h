@@ -62,7 +62,8 @@ struct td_invocation {
     struct td_env *env;
     int64_t deadline_ms;  /* wall clock, set on delivery */
     char environment[96]; /* how it got its environment: "warm", "new; spawn_us=..; init_us=.." */
-    int64_t delivered_us; /* monotonic */
+    int64_t assigned_us;  /* monotonic: given to an environment */
+    int64_t delivered_us; /* monotonic: taken by the runtime */
     struct td_list link;  /* in the asynchronous queue */
     /* Called exactly once with the outcome; the callee frees the invocation with
      * td_invocation_free(). */
@@ -79,7 +80,8 @@ struct td_sched_config {
     const char *node_bin;         /* node executable (host path, visible inside via /usr) */
     const char *region;
     const char *account_id;
-    uid_t uid_base; /* environments run as uid_base + slot */
+    unsigned prewarm; /* tenant-neutral environments kept ready per PER_TENANT function */
+    uid_t uid_base;   /* environments run as uid_base + slot */
     unsigned uid_count;
     uint16_t api_port;
 };
@@ -108,6 +110,10 @@ void td_invocation_free(struct td_invocation *inv);
 /* Run an invocation. Synchronous ones that cannot get an environment fail at once with
  * -EAGAIN (TooManyRequests); asynchronous ones are queued. */
 int td_sched_submit(struct td_sched *s, struct td_invocation *inv);
+/* Keep cfg.prewarm tenant-neutral environments of a PER_TENANT function initialised and ready:
+ * a tenant seen for the first time takes one (bound to it for good) instead of a cold start.
+ * Their initialisation never sees any tenant's data. */
+void td_sched_prewarm(struct td_sched *s, struct td_function *fn);
 /* The caller of a synchronous invocation went away: drop it if not yet delivered. */
 void td_sched_cancel(struct td_invocation *inv);
 /* A function was updated or deleted: its idle environments go now, busy ones after their

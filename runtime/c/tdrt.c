@@ -1,42 +1,64 @@
 /* tdrt: the C runtime client for the Lambda Runtime API 2018-06-01 (see tdrt.h).
  *
- * One libcurl easy handle is kept for the life of the process, so every request reuses the
- * same keep-alive connection. GET /next is a long poll and has no timeout. Any transport
- * failure, any non-200 answer to /next and any 5xx answer to a POST means that the
- * environment is going away: tdrt_run() then returns instead of retrying.
+ * HTTP/1.1 over one blocking TCP socket, kept alive for the life of the process: a request is
+ * its head (built with snprintf) and body, sent with one sendmsg() when the socket buffer
+ * takes it; the answer is parsed by llhttp (the parser of Node.js, compiled from Debian's
+ * node-llhttp sources). Nothing is initialised before the first request, so a function
+ * starts as fast as a plain C program. GET /next is a long poll and has no timeout; only
+ * connecting has one.
+ *
+ * Any transport failure, malformed answer, non-200 answer to /next and any 5xx answer to a
+ * POST means that the environment is going away: tdrt_run() then returns instead of retrying.
+ * The one exception is a kept-alive connection that the server closed while it was idle: a
+ * request on it that got no byte of answer (EOF or reset) is sent once more on a fresh
+ * connection. A request whose answer had begun is never sent again.
  *
  * This file runs inside the function's sandbox as the function's own process: it must not
  * use the daemon's libraries (only header-only helpers from include/tenantd/).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* asprintf, vasprintf */
+#define _GNU_SOURCE /* vasprintf */
 #endif
 #include "tdrt.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
+#include <llhttp.h>
 
 #include "tenantd/cleanup.h"
 
 #define TDRT_API_VERSION      "2018-06-01"
-#define TDRT_USER_AGENT       "tdrt/0.1 (tenantd C runtime)"
+#define TDRT_USER_AGENT       "tdrt/0.2 (tenantd C runtime)"
 #define TDRT_HOST_MAX         255
-#define TDRT_DIAG_BODY_MAX    ((size_t)4096) /* how much of a POST's answer is kept for logs */
+#define TDRT_DIAG_BODY_MAX    ((size_t)4096) /* how much of an unexpected answer is logged */
 #define TDRT_DEFAULT_CTYPE    "application/json"
 #define TDRT_HANDLER_ERROR    "HandlerError"
 #define TDRT_INIT_ERROR       "Runtime.InitError"
 #define TDRT_EVENT_TOO_LARGE  "Runtime.EventTooLarge"
-#define TDRT_CONNECT_TIMEOUT  10L /* seconds; connecting only, never the long poll itself */
-#define TDRT_RECV_BUFFER_SIZE (256L * 1024)
+#define TDRT_CONNECT_TIMEOUT  10000 /* ms; connecting only, never the long poll itself */
+#define TDRT_RECV_BUFFER_SIZE ((size_t)64 * 1024)
+/* Status line and header fields of one answer (curl allows 300 KB in all). */
+#define TDRT_HEADERS_MAX ((size_t)256 * 1024)
+/* Longest header name worth comparing (longer ones are none of ours). */
+#define TDRT_HEADER_NAME_MAX 64
+/* The request head: the path holds the URL-encoded request id, which is at most a header. */
+#define TDRT_HEAD_MAX (3 * TDRT_HEADERS_MAX + 1024)
 
 /* ---------------------------------------------------------------------------------------- */
 /* small helpers */
@@ -53,25 +75,12 @@ static void tdrt_log(const char *fmt, ...)
     fflush(stderr);
 }
 
-static void curl_slist_freep(struct curl_slist **l)
-{
-    curl_slist_free_all(*l);
-}
-#define _cleanup_slist_ _cleanup_(curl_slist_freep)
-
-static void curl_freep(char **p)
-{
-    curl_free(*p);
-}
-#define _cleanup_curl_free_ _cleanup_(curl_freep)
-
 /* A capped, NUL-terminated byte buffer (the same invariants as struct td_buf). */
 struct rbuf {
     char *data;
     size_t len;
     size_t cap; /* allocated bytes, including room for the NUL */
     size_t max; /* most content bytes allowed */
-    bool overflow;
 };
 
 static void rbuf_release(struct rbuf *b)
@@ -79,7 +88,6 @@ static void rbuf_release(struct rbuf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
-    b->overflow = false;
 }
 
 static int rbuf_reserve(struct rbuf *b, size_t extra)
@@ -113,6 +121,55 @@ static int rbuf_append(struct rbuf *b, const void *data, size_t n)
         memcpy(b->data + b->len, data, n);
     b->len += n;
     b->data[b->len] = '\0';
+    return 0;
+}
+
+static int rbuf_printf(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int rbuf_printf(struct rbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
+    va_start(ap, fmt);
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n >= room) {
+        int r = rbuf_reserve(b, (size_t)n);
+        if (r < 0)
+            return r;
+        va_start(ap, fmt);
+        (void)vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+    return 0;
+}
+
+/* Percent-encode everything but RFC 3986 unreserved characters (as curl_easy_escape). */
+static int rbuf_append_escaped(struct rbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    if (n > (SIZE_MAX - 1) / 3)
+        return -E2BIG;
+    int r = rbuf_reserve(b, 3 * n);
+    if (r < 0)
+        return r;
+    char *o = b->data + b->len;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    b->len = (size_t)(o - b->data);
     return 0;
 }
 
@@ -178,186 +235,9 @@ static char *error_body(const char *type, const char *msg, size_t msg_len)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* the connection to the Runtime API */
+/* what GET /next brings */
 
-struct tdrt_state {
-    CURL *curl;
-    bool global_init;
-    bool running;
-    char base[sizeof("http://") + TDRT_HOST_MAX + sizeof("/" TDRT_API_VERSION)];
-    char errbuf[CURL_ERROR_SIZE];
-};
-
-static struct tdrt_state state;
-
-static void state_close(struct tdrt_state *s)
-{
-    if (s->curl)
-        curl_easy_cleanup(s->curl);
-    s->curl = NULL;
-    if (s->global_init)
-        curl_global_cleanup();
-    s->global_init = false;
-}
-
-static int state_open(struct tdrt_state *s)
-{
-    if (s->curl)
-        return 0;
-
-    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
-    if (!api || !*api) {
-        tdrt_log("AWS_LAMBDA_RUNTIME_API is not set");
-        return -EINVAL;
-    }
-    if (!valid_token(api, TDRT_HOST_MAX) || strchr(api, '/') || strchr(api, '?') ||
-        strchr(api, '#') || strchr(api, '@')) {
-        tdrt_log("AWS_LAMBDA_RUNTIME_API is not a host:port");
-        return -EINVAL;
-    }
-    (void)snprintf(s->base, sizeof(s->base), "http://%s/" TDRT_API_VERSION, api);
-
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        tdrt_log("curl_global_init failed");
-        return -ENOMEM;
-    }
-    s->global_init = true;
-    s->curl = curl_easy_init();
-    if (!s->curl) {
-        state_close(s);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-#define SETOPT(c, opt, val)                                                                        \
-    do {                                                                                           \
-        if (curl_easy_setopt((c), (opt), (val)) != CURLE_OK)                                       \
-            return -EINVAL;                                                                        \
-    } while (0)
-
-/* Reset the handle (keeping its live connection) and set what every request shares. */
-static int prepare(struct tdrt_state *s, const char *url, struct curl_slist *headers)
-{
-    CURL *c = s->curl;
-    curl_easy_reset(c);
-    s->errbuf[0] = '\0';
-    SETOPT(c, CURLOPT_URL, url);
-    SETOPT(c, CURLOPT_ERRORBUFFER, s->errbuf);
-    SETOPT(c, CURLOPT_NOSIGNAL, 1L);
-    SETOPT(c, CURLOPT_NOPROXY, "*"); /* never send the Runtime API through a proxy */
-    SETOPT(c, CURLOPT_PROTOCOLS_STR, "http");
-    SETOPT(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SETOPT(c, CURLOPT_USERAGENT, TDRT_USER_AGENT);
-    SETOPT(c, CURLOPT_CONNECTTIMEOUT, TDRT_CONNECT_TIMEOUT);
-    SETOPT(c, CURLOPT_HTTPHEADER, headers);
-    return 0;
-}
-
-static int curl_failure(struct tdrt_state *s, const char *what, CURLcode rc)
-{
-    tdrt_log("%s: %s", what, s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
-    switch (rc) {
-    case CURLE_COULDNT_CONNECT:
-        return -ECONNREFUSED;
-    case CURLE_OUT_OF_MEMORY:
-        return -ENOMEM;
-    case CURLE_GOT_NOTHING:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_PARTIAL_FILE:
-        return -ECONNRESET;
-    default:
-        return -EIO;
-    }
-}
-
-/* Keep the first TDRT_DIAG_BODY_MAX bytes of an answer, drop the rest. */
-static size_t diag_write_cb(char *ptr, size_t size, size_t n, void *userdata)
-{
-    struct rbuf *b = userdata;
-    size_t len = size * n;
-    size_t room = b->max - b->len;
-    (void)rbuf_append(b, ptr, len < room ? len : room);
-    return len;
-}
-
-/* POST body to base + path. Returns the HTTP status, or a negative errno when the request
- * could not be made (connection failure). */
-static int post(struct tdrt_state *s, const char *path, const void *body, size_t len,
-                const char *content_type, const char *error_type)
-{
-    _cleanup_free_ char *url = NULL;
-    if (asprintf(&url, "%s%s", s->base, path) < 0)
-        return -ENOMEM;
-
-    _cleanup_free_ char *ct = NULL, *et = NULL;
-    if (asprintf(&ct, "Content-Type: %s", content_type) < 0)
-        return -ENOMEM;
-    _cleanup_slist_ struct curl_slist *headers = NULL;
-    struct curl_slist *l = curl_slist_append(NULL, ct);
-    if (!l)
-        return -ENOMEM;
-    headers = l;
-    /* No "Expect: 100-continue" round trip for large bodies. */
-    if (!(l = curl_slist_append(headers, "Expect:")))
-        return -ENOMEM;
-    if (error_type) {
-        if (asprintf(&et, "Lambda-Runtime-Function-Error-Type: %s", error_type) < 0)
-            return -ENOMEM;
-        if (!(l = curl_slist_append(headers, et)))
-            return -ENOMEM;
-    }
-
-    int r = prepare(s, url, headers);
-    if (r < 0)
-        return r;
-    struct rbuf answer = {.max = TDRT_DIAG_BODY_MAX};
-    CURL *c = s->curl;
-    SETOPT(c, CURLOPT_POST, 1L);
-    SETOPT(c, CURLOPT_POSTFIELDS, len ? body : "");
-    SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    SETOPT(c, CURLOPT_WRITEFUNCTION, diag_write_cb);
-    SETOPT(c, CURLOPT_WRITEDATA, &answer);
-
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-        rbuf_release(&answer);
-        return curl_failure(s, path, rc);
-    }
-    long status = 0;
-    (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299)
-        tdrt_log("POST %s: HTTP %ld: %s", path, status, answer.data ? answer.data : "");
-    rbuf_release(&answer);
-    return (int)status;
-}
-
-/* What a POST's status means for the loop: 2xx fine, 4xx logged (by post) and ignored,
- * anything else fatal. */
-static int post_verdict(int status)
-{
-    if (status < 0)
-        return status;
-    if (status >= 200 && status <= 499 && !(status >= 300 && status <= 399))
-        return 0;
-    return -EREMOTEIO;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* GET /runtime/invocation/next */
-
-enum {
-    H_REQUEST_ID,
-    H_DEADLINE,
-    H_ARN,
-    H_TRACE,
-    H_CLIENT_CONTEXT,
-    H_COGNITO,
-    H_TENANT,
-    H_CONTENT_LENGTH,
-    H_COUNT
-};
+enum { H_REQUEST_ID, H_DEADLINE, H_ARN, H_TRACE, H_CLIENT_CONTEXT, H_COGNITO, H_TENANT, H_COUNT };
 
 static const char *const header_names[H_COUNT] = {
     [H_REQUEST_ID] = "Lambda-Runtime-Aws-Request-Id",
@@ -367,13 +247,12 @@ static const char *const header_names[H_COUNT] = {
     [H_CLIENT_CONTEXT] = "Lambda-Runtime-Client-Context",
     [H_COGNITO] = "Lambda-Runtime-Cognito-Identity",
     [H_TENANT] = "Lambda-Runtime-Aws-Tenant-Id",
-    [H_CONTENT_LENGTH] = "Content-Length",
 };
 
 struct invocation {
     char *h[H_COUNT];
     struct rbuf event;
-    bool oom;
+    bool overflow; /* the event was larger than TDRT_EVENT_MAX (and was dropped) */
 };
 
 static void invocation_clear_headers(struct invocation *inv)
@@ -388,73 +267,611 @@ static void invocation_release(struct invocation *inv)
 {
     invocation_clear_headers(inv);
     rbuf_release(&inv->event);
+    inv->overflow = false;
 }
 
-/* Header lines arrive one at a time, with their CRLF. Names match case-insensitively. */
-static size_t header_cb(char *buf, size_t size, size_t n, void *userdata)
+/* ---------------------------------------------------------------------------------------- */
+/* one answer, as llhttp sees it */
+
+struct reply {
+    struct invocation *inv; /* GET /next: headers and a 200's body go here; NULL for POSTs */
+    int status;
+    int err;            /* a negative errno set by a callback that stopped the parser */
+    const char *why;    /* and its explanation for the log */
+    bool started;       /* a byte of the answer arrived: the request is never sent again */
+    bool in_body;       /* header callbacks now are trailers: ignored */
+    bool to_event;      /* the body goes to inv->event, else to diag */
+    bool direct;        /* reads go straight into inv->event (known Content-Length) */
+    bool done;          /* the answer is complete */
+    bool keep_alive;    /* and the connection may carry the next request */
+    uint64_t body_left; /* direct reads: body bytes still to come */
+    size_t header_bytes;
+    int cur; /* index in header_names of the header being read, or -1 */
+    size_t field_len;
+    bool field_long;
+    char field[TDRT_HEADER_NAME_MAX];
+    struct rbuf value;
+    size_t diag_len;
+    char diag[TDRT_DIAG_BODY_MAX + 1]; /* the start of any other body, for the log */
+};
+
+static void reply_init(struct reply *rp, struct invocation *inv)
 {
-    struct invocation *inv = userdata;
-    size_t len = size * n;
+    rp->inv = inv;
+    rp->status = 0;
+    rp->err = 0;
+    rp->why = NULL;
+    rp->started = rp->in_body = rp->to_event = rp->direct = rp->done = rp->keep_alive = false;
+    rp->body_left = 0;
+    rp->header_bytes = 0;
+    rp->cur = -1;
+    rp->field_len = 0;
+    rp->field_long = false;
+    rp->value = (struct rbuf){.max = TDRT_HEADERS_MAX};
+    rp->diag_len = 0;
+    rp->diag[0] = '\0';
+}
 
-    if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-        /* A new response (after a 100 Continue, say): forget what came before. */
-        invocation_clear_headers(inv);
-        return len;
+static void reply_release(struct reply *rp)
+{
+    rbuf_release(&rp->value);
+}
+
+static int reply_fail(llhttp_t *p, int err, const char *why)
+{
+    struct reply *rp = p->data;
+    rp->err = err;
+    rp->why = why;
+    return -1;
+}
+
+static int count_header_bytes(llhttp_t *p, size_t n)
+{
+    struct reply *rp = p->data;
+    if (n > TDRT_HEADERS_MAX - rp->header_bytes)
+        return reply_fail(p, -E2BIG, "response headers too large");
+    rp->header_bytes += n;
+    return 0;
+}
+
+/* A new answer (the first, or the final one after a 1xx): forget what came before. */
+static int on_message_begin(llhttp_t *p)
+{
+    struct reply *rp = p->data;
+    rp->in_body = rp->to_event = rp->direct = false;
+    rp->cur = -1;
+    rp->field_len = 0;
+    rp->field_long = false;
+    rp->value.len = 0;
+    rp->diag_len = 0;
+    rp->diag[0] = '\0';
+    if (rp->inv) {
+        invocation_clear_headers(rp->inv);
+        rp->inv->event.len = 0;
+        rp->inv->overflow = false;
     }
-    const char *colon = memchr(buf, ':', len);
-    if (!colon)
-        return len;
-    size_t name_len = (size_t)(colon - buf);
-    const char *v = colon + 1, *end = buf + len;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-        end--;
+    return 0;
+}
 
-    for (size_t i = 0; i < H_COUNT; i++) {
-        if (strlen(header_names[i]) != name_len || strncasecmp(buf, header_names[i], name_len))
-            continue;
-        free(inv->h[i]);
-        inv->h[i] = NULL;
-        if (end == v) /* an empty value counts as absent */
-            break;
-        inv->h[i] = strndup(v, (size_t)(end - v));
-        if (!inv->h[i]) {
-            inv->oom = true;
-            return 0; /* abort the transfer */
-        }
-        if (i == H_CONTENT_LENGTH) {
-            char *e = NULL;
-            errno = 0;
-            unsigned long long cl = strtoull(inv->h[i], &e, 10);
-            if (errno == 0 && e && *e == '\0' && cl > 0) {
-                size_t want = cl < TDRT_EVENT_MAX ? (size_t)cl : TDRT_EVENT_MAX;
-                if (rbuf_reserve(&inv->event, want) < 0) {
-                    inv->oom = true;
-                    return 0;
-                }
+static int on_status(llhttp_t *p, const char *at, size_t n)
+{
+    (void)at;
+    return count_header_bytes(p, n);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct reply *rp = p->data;
+    if (count_header_bytes(p, n) < 0)
+        return -1;
+    if (n > sizeof(rp->field) - rp->field_len) {
+        rp->field_long = true;
+        return 0;
+    }
+    memcpy(rp->field + rp->field_len, at, n);
+    rp->field_len += n;
+    return 0;
+}
+
+/* Names match case-insensitively. */
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct reply *rp = p->data;
+    rp->cur = -1;
+    if (rp->inv && !rp->in_body && !rp->field_long) {
+        for (int i = 0; i < H_COUNT; i++) {
+            if (strlen(header_names[i]) == rp->field_len &&
+                strncasecmp(rp->field, header_names[i], rp->field_len) == 0) {
+                rp->cur = i;
+                break;
             }
         }
-        break;
     }
-    return len;
+    rp->field_len = 0;
+    rp->field_long = false;
+    rp->value.len = 0;
+    return 0;
 }
 
-static size_t event_write_cb(char *ptr, size_t size, size_t n, void *userdata)
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
-    struct invocation *inv = userdata;
-    size_t len = size * n;
-    int r = rbuf_append(&inv->event, ptr, len);
-    if (r == -E2BIG) {
-        inv->event.overflow = true;
-        return 0;
-    }
-    if (r < 0) {
-        inv->oom = true;
-        return 0;
-    }
-    return len;
+    struct reply *rp = p->data;
+    if (count_header_bytes(p, n) < 0)
+        return -1;
+    if (rp->cur >= 0 && rbuf_append(&rp->value, at, n) < 0)
+        return reply_fail(p, -ENOMEM, "out of memory");
+    return 0;
 }
+
+/* The last of duplicate headers wins; an empty value counts as absent. */
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct reply *rp = p->data;
+    if (rp->cur < 0)
+        return 0;
+    char **slot = &rp->inv->h[rp->cur];
+    rp->cur = -1;
+    free(*slot);
+    *slot = NULL;
+    const char *v = rp->value.data, *end = v + rp->value.len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (end == v)
+        return 0;
+    *slot = strndup(v, (size_t)(end - v));
+    if (!*slot)
+        return reply_fail(p, -ENOMEM, "out of memory");
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct reply *rp = p->data;
+    rp->status = p->status_code;
+    rp->in_body = true;
+    if (!rp->inv || rp->status != 200)
+        return 0;
+    rp->to_event = true;
+    struct invocation *inv = rp->inv;
+    inv->event.max = TDRT_EVENT_MAX;
+    if ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) && p->content_length > 0) {
+        if (p->content_length > TDRT_EVENT_MAX) {
+            inv->overflow = true; /* read and dropped, then reported */
+            return 0;
+        }
+        if (rbuf_reserve(&inv->event, (size_t)p->content_length) < 0)
+            return reply_fail(p, -ENOMEM, "out of memory");
+        rp->direct = true;
+        rp->body_left = p->content_length;
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct reply *rp = p->data;
+    if (!rp->to_event) {
+        size_t room = TDRT_DIAG_BODY_MAX - rp->diag_len;
+        size_t k = n < room ? n : room;
+        memcpy(rp->diag + rp->diag_len, at, k);
+        rp->diag_len += k;
+        rp->diag[rp->diag_len] = '\0';
+        return 0;
+    }
+    struct invocation *inv = rp->inv;
+    if (rp->direct)
+        rp->body_left -= n;
+    if (inv->overflow)
+        return 0;
+    struct rbuf *b = &inv->event;
+    if (b->data && at == b->data + b->len) {
+        /* read straight into place (room was reserved from the Content-Length) */
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    int r = rbuf_append(b, at, n);
+    if (r == -E2BIG) {
+        inv->overflow = true;
+        rbuf_release(b);
+        return 0;
+    }
+    if (r < 0)
+        return reply_fail(p, -ENOMEM, "out of memory");
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct reply *rp = p->data;
+    int status = p->status_code;
+    if (status >= 100 && status <= 199 && status != 101)
+        return 0; /* an interim answer: the final one follows */
+    rp->done = true;
+    rp->keep_alive = status != 101 && llhttp_should_keep_alive(p) != 0;
+    return HPE_PAUSED; /* stop right after this answer */
+}
+
+static const llhttp_settings_t reply_settings = {
+    .on_message_begin = on_message_begin,
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* the connection to the Runtime API */
+
+struct tdrt_state {
+    int fd;      /* the kept-alive connection, or -1 */
+    bool reused; /* it has carried a complete exchange (so the server may close it idle) */
+    bool configured;
+    bool running;
+    char api[TDRT_HOST_MAX + 1]; /* host:port as given: the Host header */
+    char host[TDRT_HOST_MAX + 1];
+    char port[6];
+    struct rbuf head; /* the request head, reused */
+    struct rbuf path; /* the request path after /2018-06-01, reused */
+    llhttp_t parser;
+};
+
+static struct tdrt_state state = {.fd = -1};
+static char recv_buffer[TDRT_RECV_BUFFER_SIZE];
+
+static void conn_close(struct tdrt_state *s)
+{
+    if (s->fd >= 0)
+        (void)close(s->fd);
+    s->fd = -1;
+    s->reused = false;
+}
+
+static void state_close(struct tdrt_state *s)
+{
+    conn_close(s);
+    rbuf_release(&s->head);
+    rbuf_release(&s->path);
+    s->configured = false;
+}
+
+/* AWS_LAMBDA_RUNTIME_API: host:port, [v6]:port, or a host alone (port 80). */
+static int parse_api(struct tdrt_state *s, const char *api)
+{
+    const char *host = api, *host_end, *port = NULL;
+    if (*api == '[') {
+        host = api + 1;
+        host_end = strchr(host, ']');
+        if (!host_end)
+            return -EINVAL;
+        if (host_end[1] == ':')
+            port = host_end + 2;
+        else if (host_end[1] != '\0')
+            return -EINVAL;
+    } else {
+        const char *colon = strchr(api, ':');
+        if (colon && strchr(colon + 1, ':'))
+            return -EINVAL;
+        host_end = colon ? colon : api + strlen(api);
+        if (colon)
+            port = colon + 1;
+    }
+    if (host_end == host)
+        return -EINVAL;
+    if (port) {
+        size_t n = strlen(port);
+        unsigned long v = 0;
+        if (n == 0 || n >= sizeof(s->port) || strspn(port, "0123456789") != n)
+            return -EINVAL;
+        v = strtoul(port, NULL, 10);
+        if (v == 0 || v > 65535)
+            return -EINVAL;
+        memcpy(s->port, port, n + 1);
+    } else {
+        memcpy(s->port, "80", 3);
+    }
+    memcpy(s->host, host, (size_t)(host_end - host));
+    s->host[host_end - host] = '\0';
+    (void)snprintf(s->api, sizeof(s->api), "%s", api);
+    return 0;
+}
+
+/* Read the configuration. The connection is made by the first request. */
+static int state_open(struct tdrt_state *s)
+{
+    if (s->configured)
+        return 0;
+    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+    if (!api || !*api) {
+        tdrt_log("AWS_LAMBDA_RUNTIME_API is not set");
+        return -EINVAL;
+    }
+    if (!valid_token(api, TDRT_HOST_MAX) || strchr(api, '/') || strchr(api, '?') ||
+        strchr(api, '#') || strchr(api, '@') || parse_api(s, api) < 0) {
+        tdrt_log("AWS_LAMBDA_RUNTIME_API is not a host:port");
+        return -EINVAL;
+    }
+    s->head.max = TDRT_HEAD_MAX;
+    s->path.max = TDRT_HEAD_MAX;
+    s->configured = true;
+    return 0;
+}
+
+/* A blocking socket connected to ai, or a negative errno. */
+static int connect_one(const struct addrinfo *ai)
+{
+    _cleanup_close_ int fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (errno != EINPROGRESS && errno != EINTR)
+            return -errno;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int n;
+        do
+            n = poll(&pfd, 1, TDRT_CONNECT_TIMEOUT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -ETIMEDOUT;
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            return -errno;
+        if (err)
+            return -err;
+    }
+    if (fcntl(fd, F_SETFL, 0) < 0) /* blocking from now on */
+        return -errno;
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return TAKE_FD(fd);
+}
+
+static int conn_open(struct tdrt_state *s, const char *method, const char *path)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = AI_NUMERICSERV,
+    };
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(s->host, s->port, &hints, &res);
+    if (g != 0) {
+        tdrt_log("%s %s: cannot resolve %s: %s", method, path, s->host,
+                 g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+        return -EHOSTUNREACH;
+    }
+    int fd = -ECONNREFUSED;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = connect_one(ai);
+        if (fd >= 0)
+            break;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        tdrt_log("%s %s: cannot connect to %s: %s", method, path, s->api, strerror(-fd));
+        return fd;
+    }
+    s->fd = fd;
+    s->reused = false;
+    return 0;
+}
+
+/* Send iov whole. 0 when sent; 1 when the server answered (or closed) before it had it all,
+ * so its answer should be read now; a negative errno otherwise. */
+static int send_all(int fd, struct iovec *iov, size_t iovcnt)
+{
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = iovcnt};
+    while (m.msg_iovlen > 0) {
+        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -errno;
+            /* The socket buffer is full (a big body): wait for room, or for an early answer
+             * that would leave us writing to a server that no longer reads. */
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT | POLLIN};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return -errno;
+            if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
+                return 1;
+            continue;
+        }
+        size_t left = (size_t)n;
+        while (m.msg_iovlen > 0 && left >= m.msg_iov->iov_len) {
+            left -= m.msg_iov->iov_len;
+            m.msg_iov++;
+            m.msg_iovlen--;
+        }
+        if (m.msg_iovlen > 0) {
+            m.msg_iov->iov_base = (char *)m.msg_iov->iov_base + left;
+            m.msg_iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+enum { REPLY_OK = 0, REPLY_NONE = 1 };
+
+/* Read and parse one answer. REPLY_OK with rp filled; REPLY_NONE when the connection ended
+ * (EOF or reset) before any byte of it; a negative errno otherwise (logged). */
+static int read_reply(struct tdrt_state *s, struct reply *rp, const char *method, const char *path)
+{
+    llhttp_t *p = &s->parser;
+    llhttp_init(p, HTTP_RESPONSE, &reply_settings);
+    p->data = rp;
+    for (;;) {
+        char *dst = recv_buffer;
+        size_t room = sizeof(recv_buffer);
+        if (rp->direct && rp->body_left > 0 && !rp->inv->overflow) {
+            struct rbuf *ev = &rp->inv->event;
+            dst = ev->data + ev->len;
+            room = rp->body_left < SIZE_MAX ? (size_t)rp->body_left : SIZE_MAX;
+        }
+        ssize_t n = recv(s->fd, dst, room, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || n == 0) {
+            int err = n < 0 ? -errno : -ECONNRESET;
+            if (!rp->started && (err == -ECONNRESET || err == -EPIPE))
+                return REPLY_NONE;
+            if (n == 0) {
+                /* An answer without Content-Length ends with the connection. */
+                (void)llhttp_finish(p);
+                if (rp->done) {
+                    rp->keep_alive = false;
+                    return REPLY_OK;
+                }
+                if (rp->err) {
+                    tdrt_log("%s %s: %s", method, path, rp->why);
+                    return rp->err;
+                }
+                tdrt_log("%s %s: connection closed in the middle of the answer", method, path);
+            } else {
+                tdrt_log("%s %s: receiving the answer: %s", method, path, strerror(-err));
+            }
+            return err;
+        }
+        rp->started = true;
+        llhttp_errno_t e = llhttp_execute(p, dst, (size_t)n);
+        if (rp->done) {
+            /* Bytes after the answer were never asked for: do not trust the connection. */
+            if (llhttp_get_error_pos(p) != dst + n)
+                rp->keep_alive = false;
+            return REPLY_OK;
+        }
+        if (e == HPE_OK)
+            continue;
+        if (rp->err) {
+            tdrt_log("%s %s: %s", method, path, rp->why);
+            return rp->err;
+        }
+        const char *reason = llhttp_get_error_reason(p);
+        tdrt_log("%s %s: malformed answer: %s (%s)", method, path, llhttp_errno_name(e),
+                 reason ? reason : "?");
+        return -EPROTO;
+    }
+}
+
+/* One exchange on the kept-alive connection: method, s->path (relative to /2018-06-01), an
+ * optional body with its content type and error type. 0 with the answer in rp (any status),
+ * or a negative errno (logged) when there is no usable answer. */
+static int request(struct tdrt_state *s, const char *method, const char *content_type,
+                   const char *error_type, const void *body, size_t len, struct reply *rp)
+{
+    const char *path = s->path.data;
+    struct rbuf *h = &s->head;
+    h->len = 0;
+    int r = rbuf_printf(h,
+                        "%s /" TDRT_API_VERSION "%s HTTP/1.1\r\n"
+                        "Host: %s\r\n"
+                        "User-Agent: " TDRT_USER_AGENT "\r\n",
+                        method, path, s->api);
+    if (r >= 0 && content_type)
+        r = rbuf_printf(h, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, len);
+    if (r >= 0 && error_type)
+        r = rbuf_printf(h, "Lambda-Runtime-Function-Error-Type: %s\r\n", error_type);
+    if (r >= 0)
+        r = rbuf_append(h, "\r\n", 2);
+    if (r < 0)
+        return r;
+
+    for (int attempt = 0;; attempt++) {
+        if (s->fd < 0 && (r = conn_open(s, method, path)) < 0)
+            return r;
+        bool reused = s->reused;
+
+        struct iovec iov[2] = {{.iov_base = h->data, .iov_len = h->len}};
+        size_t iovcnt = 1;
+        if (len > 0) {
+            iov[1] = (struct iovec){.iov_base = (void *)body, .iov_len = len};
+            iovcnt = 2;
+        }
+        int sent = send_all(s->fd, iov, iovcnt);
+        if (sent < 0 && sent != -EPIPE && sent != -ECONNRESET) {
+            tdrt_log("%s %s: sending: %s", method, path, strerror(-sent));
+            conn_close(s);
+            return sent;
+        }
+        /* Even when sending failed, the server may have answered (say, 413) before it
+         * closed: read what it said. */
+        r = read_reply(s, rp, method, path);
+        if (r == REPLY_OK) {
+            if (sent != 0 || !rp->keep_alive)
+                conn_close(s);
+            else
+                s->reused = true;
+            return 0;
+        }
+        conn_close(s);
+        if (r < 0)
+            return r;
+        /* REPLY_NONE: nothing came back. */
+        if (reused && attempt == 0)
+            continue; /* the server had closed the idle connection: once more, afresh */
+        tdrt_log("%s %s: connection closed before any answer%s%s", method, path,
+                 sent < 0 ? " (sending: " : "", sent < 0 ? strerror(-sent) : "");
+        return sent < 0 ? sent : -ECONNRESET;
+    }
+}
+
+/* POST body to s->path. Returns the HTTP status, or a negative errno when no answer came
+ * (logged). Answers other than 2xx are logged. */
+static int post(struct tdrt_state *s, const void *body, size_t len, const char *content_type,
+                const char *error_type)
+{
+    struct reply rp;
+    reply_init(&rp, NULL);
+    int r = request(s, "POST", content_type, error_type, body, len, &rp);
+    reply_release(&rp);
+    if (r < 0)
+        return r;
+    if (rp.status < 200 || rp.status > 299)
+        tdrt_log("POST %s: HTTP %d: %s", s->path.data, rp.status, rp.diag);
+    return rp.status;
+}
+
+/* What a POST's status means for the loop: 2xx fine, 4xx logged (by post) and ignored,
+ * anything else fatal. */
+static int post_verdict(int status)
+{
+    if (status < 0)
+        return status;
+    if (status >= 200 && status <= 499 && !(status >= 300 && status <= 399))
+        return 0;
+    return -EREMOTEIO;
+}
+
+/* s->path = /runtime/invocation/<request id, URL-encoded>/<what> */
+static int set_invocation_path(struct tdrt_state *s, const char *request_id, const char *what)
+{
+    s->path.len = 0;
+    int r = rbuf_append(&s->path, "/runtime/invocation/", sizeof("/runtime/invocation/") - 1);
+    if (r >= 0)
+        r = rbuf_append_escaped(&s->path, request_id);
+    if (r >= 0)
+        r = rbuf_printf(&s->path, "/%s", what);
+    return r;
+}
+
+static int set_path(struct tdrt_state *s, const char *path)
+{
+    s->path.len = 0;
+    return rbuf_append(&s->path, path, strlen(path));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* GET /runtime/invocation/next */
 
 /* Report an invocation the runtime could not even hand to the handler. */
 static int post_invocation_error(struct tdrt_state *s, const char *request_id, const char *type,
@@ -463,38 +880,36 @@ static int post_invocation_error(struct tdrt_state *s, const char *request_id, c
     _cleanup_free_ char *body = error_body(type, msg, strlen(msg));
     if (!body)
         return -ENOMEM;
-    _cleanup_curl_free_ char *id = curl_easy_escape(s->curl, request_id, 0);
-    if (!id)
-        return -ENOMEM;
-    _cleanup_free_ char *path = NULL;
-    if (asprintf(&path, "/runtime/invocation/%s/error", id) < 0)
-        return -ENOMEM;
-    return post_verdict(post(s, path, body, strlen(body), "application/json", type));
+    int r = set_invocation_path(s, request_id, "error");
+    if (r < 0)
+        return r;
+    return post_verdict(post(s, body, strlen(body), "application/json", type));
 }
 
 /* Wait for the next invocation. 0 with inv filled, or a negative errno (fatal). */
 static int next_invocation(struct tdrt_state *s, struct invocation *inv)
 {
     for (;;) {
-        _cleanup_free_ char *url = NULL;
-        if (asprintf(&url, "%s/runtime/invocation/next", s->base) < 0)
-            return -ENOMEM;
-        int r = prepare(s, url, NULL);
+        int r = set_path(s, "/runtime/invocation/next");
         if (r < 0)
             return r;
-        CURL *c = s->curl;
         inv->event.max = TDRT_EVENT_MAX;
-        SETOPT(c, CURLOPT_HTTPGET, 1L);
-        SETOPT(c, CURLOPT_BUFFERSIZE, TDRT_RECV_BUFFER_SIZE);
-        SETOPT(c, CURLOPT_HEADERFUNCTION, header_cb);
-        SETOPT(c, CURLOPT_HEADERDATA, inv);
-        SETOPT(c, CURLOPT_WRITEFUNCTION, event_write_cb);
-        SETOPT(c, CURLOPT_WRITEDATA, inv);
+        struct reply rp;
+        reply_init(&rp, inv);
+        r = request(s, "GET", NULL, NULL, NULL, 0, &rp);
+        reply_release(&rp);
+        if (r < 0)
+            return r;
 
-        CURLcode rc = curl_easy_perform(c);
-        if (inv->oom)
-            return -ENOMEM;
-        if (rc != CURLE_OK && inv->event.overflow && inv->h[H_REQUEST_ID]) {
+        if (rp.status != 200) {
+            tdrt_log("GET /runtime/invocation/next: HTTP %d: %s", rp.status, rp.diag);
+            return rp.status >= 500 ? -EREMOTEIO : -EPROTO;
+        }
+        if (!inv->h[H_REQUEST_ID]) {
+            tdrt_log("GET /runtime/invocation/next: no Lambda-Runtime-Aws-Request-Id");
+            return -EPROTO;
+        }
+        if (inv->overflow) {
             /* Too big to hold: fail this invocation and wait for the next one. */
             tdrt_log("invocation %s: event larger than %zu bytes", inv->h[H_REQUEST_ID],
                      TDRT_EVENT_MAX);
@@ -504,22 +919,6 @@ static int next_invocation(struct tdrt_state *s, struct invocation *inv)
             if (r < 0)
                 return r;
             continue;
-        }
-        if (rc != CURLE_OK)
-            return curl_failure(s, "GET /runtime/invocation/next", rc);
-
-        long status = 0;
-        (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (status != 200) {
-            size_t shown =
-                inv->event.len < TDRT_DIAG_BODY_MAX ? inv->event.len : TDRT_DIAG_BODY_MAX;
-            tdrt_log("GET /runtime/invocation/next: HTTP %ld: %.*s", status, (int)shown,
-                     inv->event.data ? inv->event.data : "");
-            return status >= 500 ? -EREMOTEIO : -EPROTO;
-        }
-        if (!inv->h[H_REQUEST_ID]) {
-            tdrt_log("GET /runtime/invocation/next: no Lambda-Runtime-Aws-Request-Id");
-            return -EPROTO;
         }
         return 0;
     }
@@ -625,23 +1024,20 @@ static int set_handler_failure(struct tdrt_response *r, int code)
 static int post_response(struct tdrt_state *s, const char *request_id,
                          const struct tdrt_response *resp)
 {
-    _cleanup_curl_free_ char *id = curl_easy_escape(s->curl, request_id, 0);
-    if (!id)
-        return -ENOMEM;
-    _cleanup_free_ char *path = NULL;
     if (resp->kind == RESP_ERROR) {
         _cleanup_free_ char *body = error_body(resp->error_type, resp->data, resp->len);
         if (!body)
             return -ENOMEM;
-        if (asprintf(&path, "/runtime/invocation/%s/error", id) < 0)
-            return -ENOMEM;
-        return post_verdict(
-            post(s, path, body, strlen(body), "application/json", resp->error_type));
+        int r = set_invocation_path(s, request_id, "error");
+        if (r < 0)
+            return r;
+        return post_verdict(post(s, body, strlen(body), "application/json", resp->error_type));
     }
-    if (asprintf(&path, "/runtime/invocation/%s/response", id) < 0)
-        return -ENOMEM;
+    int r = set_invocation_path(s, request_id, "response");
+    if (r < 0)
+        return r;
     const char *ct = resp->kind == RESP_OK ? resp->content_type : TDRT_DEFAULT_CTYPE;
-    return post_verdict(post(s, path, resp->data, resp->len, ct, NULL));
+    return post_verdict(post(s, resp->data, resp->len, ct, NULL));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -730,11 +1126,11 @@ int tdrt_init_error(const char *error_type, const char *message)
 
     size_t len = utf8_cut(message, strlen(message), TDRT_ERROR_MESSAGE_MAX);
     _cleanup_free_ char *body = error_body(error_type, message, len);
-    if (!body) {
+    if (!body || set_path(s, "/runtime/init/error") < 0) {
         state_close(s);
         return -ENOMEM;
     }
-    int status = post(s, "/runtime/init/error", body, strlen(body), "application/json", error_type);
+    int status = post(s, body, strlen(body), "application/json", error_type);
     state_close(s);
     if (status < 0)
         return status;

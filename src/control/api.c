@@ -114,6 +114,7 @@ static int save_function(struct td_services *svc, const struct td_function_confi
         return td_err_setc(err, r, 500, "ServiceException", "out of memory");
     }
     td_registry_gc_code(svc->registry);
+    td_sched_prewarm(svc->sched, fn);
     *ret = fn;
     return 0;
 }

@@ -54,6 +54,7 @@ void td_daemon_config_defaults(struct td_daemon_config *cfg, const char *exe_pat
     cfg->max_envs = 64;
     cfg->idle_timeout_s = 300;
     cfg->init_timeout_s = 10;
+    cfg->prewarm = 2;
     cfg->uid_base = 3000000;
     snprintf(cfg->node_bin, sizeof(cfg->node_bin), "/usr/bin/node");
     /* aws-lambda-ric is installed by npm next to the build: <repo>/node_modules. */
@@ -393,6 +394,7 @@ static int start_sched(struct td_daemon *d)
         .max_envs = d->cfg->max_envs,
         .idle_timeout_s = d->cfg->idle_timeout_s,
         .init_timeout_s = d->cfg->init_timeout_s,
+        .prewarm = d->cfg->prewarm,
         .root_mountpoint = d->sandbox_root,
         .node_runtime_dir = d->cfg->node_modules_dir[0] ? d->cfg->node_modules_dir : NULL,
         .node_bin = d->cfg->node_bin,
@@ -444,6 +446,22 @@ static void on_signal(uv_signal_t *h, int signum)
     td_log_info("received %s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     td_http_server_quiesce(d->api);
     td_sched_shutdown(d->svc.sched, on_envs_stopped, d);
+}
+
+/* Fill the tenant-neutral pools of the functions loaded at start. */
+static void prewarm_all(struct td_daemon *d)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (td_registry_names(d->svc.registry, &names, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct td_function *fn = td_registry_get(d->svc.registry, names[i]);
+        if (fn)
+            td_sched_prewarm(d->svc.sched, fn);
+        free(names[i]);
+    }
+    free(names);
 }
 
 static int announce(struct td_daemon *d)
@@ -504,6 +522,7 @@ static int daemon_start(struct td_daemon *d)
     if ((r = start_sched(d)) < 0 || (r = start_servers(d, fd)) < 0)
         return r;
     td_sched_set_env_server(d->svc.sched, d->envs);
+    prewarm_all(d);
     uv_signal_init(&d->loop, &d->sigterm);
     uv_signal_init(&d->loop, &d->sigint);
     uv_timer_init(&d->loop, &d->drain);

@@ -706,11 +706,14 @@ static void deliver(struct td_env *env)
     if (inv->tenant)
         h[n++] = (struct td_http_out_header){"Lambda-Runtime-Aws-Tenant-Id", inv->tenant};
     h[n++] = (struct td_http_out_header){"Content-Type", "application/json"};
-    if (env->served++ == 0)
+    if (env->served++ > 0)
+        snprintf(inv->environment, sizeof(inv->environment), "warm");
+    else if (env->prewarmed) /* initialised before its tenant was known */
+        snprintf(inv->environment, sizeof(inv->environment), "prewarmed; waited_us=%lld",
+                 (long long)(inv->delivered_us - inv->assigned_us));
+    else
         snprintf(inv->environment, sizeof(inv->environment), "new; spawn_us=%lld; init_us=%lld",
                  (long long)env->spawn_us, (long long)(env->init_duration_us - env->spawn_us));
-    else
-        snprintf(inv->environment, sizeof(inv->environment), "warm");
     log_start(env, inv);
     char *payload = TAKE_PTR(inv->payload);
     if (payload)
@@ -726,6 +729,7 @@ void env_assign(struct td_env *env, struct td_invocation *inv)
     env->inv = inv;
     inv->env = env;
     inv->state = TD_INV_ASSIGNED;
+    inv->assigned_us = td_mono_us();
     if (env->state == ENV_IDLE)
         env->state = ENV_BUSY;
     if (env->next_req)

@@ -130,6 +130,44 @@ static bool evict_one_idle(struct td_sched *s)
 }
 
 /* Place an invocation now, or return -EAGAIN when the node is full. */
+/* A tenant-neutral environment of a PER_TENANT function: initialised, never bound to any
+ * tenant, never given an invocation. A ready one first, else the one closest to ready. */
+static struct td_env *find_neutral(struct td_sched *s, const struct td_function *fn)
+{
+    struct td_pool *neutral = sched_pool_for(s, fn, NULL);
+    if (!neutral)
+        return NULL;
+    struct td_env *env = td_list_first(&neutral->idle, struct td_env, pool_link);
+    if (env)
+        return env;
+    struct td_list *pos;
+    for (pos = s->all.next; pos != &s->all; pos = pos->next) {
+        struct td_env *e = td_container_of(pos, struct td_env, all_link);
+        if (e->pool == neutral && e->state == ENV_INIT && !e->inv && !e->tenant)
+            return e;
+    }
+    pool_drop_if_empty(s, neutral);
+    return NULL;
+}
+
+/* Bind a neutral environment to a tenant for the rest of its life. */
+static int bind_to_tenant(struct td_sched *s, struct td_env *env, struct td_pool *pool,
+                          const char *tenant)
+{
+    char *copy = strdup(tenant);
+    if (!copy)
+        return -ENOMEM;
+    struct td_pool *neutral = env->pool;
+    td_list_remove(&env->pool_link);
+    neutral->count--;
+    pool_drop_if_empty(s, neutral);
+    env->pool = pool;
+    pool->count++;
+    env->tenant = copy;
+    env->prewarmed = true;
+    return 0;
+}
+
 static int place(struct td_sched *s, struct td_invocation *inv)
 {
     struct td_pool *pool = sched_pool_for(s, inv->fn, inv->tenant);
@@ -138,6 +176,12 @@ static int place(struct td_sched *s, struct td_invocation *inv)
     struct td_env *env = td_list_first(&pool->idle, struct td_env, pool_link);
     if (env) {
         env_assign(env, inv);
+        return 0;
+    }
+    if (inv->tenant && (env = find_neutral(s, inv->fn)) != NULL &&
+        bind_to_tenant(s, env, pool, inv->tenant) == 0) {
+        env_assign(env, inv);
+        td_sched_prewarm(s, inv->fn); /* replace what was taken */
         return 0;
     }
     if (s->live >= s->cfg.max_envs && !evict_one_idle(s)) {
@@ -236,6 +280,8 @@ void sched_env_available(struct td_sched *s, struct td_env *env)
 /* An environment is dead: it no longer counts against the limit. */
 void sched_env_gone(struct td_sched *s, struct td_env *env)
 {
+    if (!env->tenant && env->fn->cfg.per_tenant && !env->fn->retired)
+        td_sched_prewarm(s, env->fn); /* a neutral environment ended: replace it */
     td_list_remove(&env->pool_link);
     env->pool->count--;
     pool_drop_if_empty(s, env->pool);
@@ -264,9 +310,73 @@ static void reap_idle(uv_timer_t *t)
     td_list_foreach_safe(pos, tmp, &s->all)
     {
         struct td_env *e = td_container_of(pos, struct td_env, all_link);
-        if (e->state == ENV_IDLE && !e->inv && now - e->last_used_ms >= limit)
+        bool neutral = !e->tenant && e->fn->cfg.per_tenant;
+        if (e->state == ENV_IDLE && !e->inv && !neutral && now - e->last_used_ms >= limit)
             env_kill(e, KILL_IDLE);
     }
+}
+
+/* ---- the tenant-neutral pool ---- */
+
+static size_t neutral_count(struct td_sched *s, const struct td_function *fn)
+{
+    struct td_pool *neutral = sched_pool_for(s, fn, NULL);
+    size_t n = neutral ? neutral->count : 0;
+    if (neutral)
+        pool_drop_if_empty(s, neutral);
+    return n;
+}
+
+static bool collect_wanted(const void *key, size_t len, void *value, void *userdata)
+{
+    (void)key;
+    (void)len;
+    struct td_function ***cursor = userdata;
+    *(*cursor)++ = value;
+    return true;
+}
+
+/* Start neutral environments up to the target for every function that asked, as far as the
+ * node's limit allows (prewarming never evicts anything). */
+static void prewarm_run(uv_timer_t *t)
+{
+    struct td_sched *s = t->data;
+    size_t n = td_map_size(s->prewarm_wanted);
+    struct td_function **fns = calloc(n ? n : 1, sizeof(*fns));
+    if (!fns)
+        return;
+    struct td_function **cursor = fns;
+    td_map_foreach(s->prewarm_wanted, collect_wanted, &cursor);
+    for (size_t i = 0; i < n; i++)
+        td_map_remove(s->prewarm_wanted, &fns[i], sizeof(fns[i]));
+    for (size_t i = 0; i < n; i++) {
+        struct td_function *fn = fns[i];
+        size_t have = neutral_count(s, fn);
+        while (!fn->retired && !s->shutting_down && have < s->cfg.prewarm &&
+               s->live < s->cfg.max_envs) {
+            struct td_pool *neutral = sched_pool_for(s, fn, NULL);
+            struct td_env *env;
+            if (!neutral || env_start(s, neutral, fn, NULL, &env) < 0)
+                break;
+            have++;
+        }
+        td_function_unref(fn);
+    }
+    free(fns);
+}
+
+void td_sched_prewarm(struct td_sched *s, struct td_function *fn)
+{
+    if (!fn->cfg.per_tenant || fn->retired || s->shutting_down || s->cfg.prewarm == 0)
+        return;
+    if (td_map_get(s->prewarm_wanted, &fn, sizeof(fn)))
+        return;
+    if (td_map_put(s->prewarm_wanted, &fn, sizeof(fn), td_function_ref(fn), NULL) < 0) {
+        td_function_unref(fn);
+        return;
+    }
+    /* Deferred: the environment creation must not delay the invocation that asked. */
+    uv_timer_start(&s->prewarm_timer, prewarm_run, 0, 0);
 }
 
 /* ---- lifecycle ---- */
@@ -282,16 +392,18 @@ int td_sched_new(uv_loop_t *loop, const struct td_sched_config *cfg,
     s->env_server = env_server;
     s->pools = td_map_new();
     s->envs = td_map_new();
+    s->prewarm_wanted = td_map_new();
     s->slots = calloc(cfg->uid_count ? cfg->uid_count : 1, 1);
     s->next_env_id = 1;
     td_list_init(&s->all);
     td_list_init(&s->queue);
-    if (!s->pools || !s->envs || !s->slots) {
+    if (!s->pools || !s->envs || !s->slots || !s->prewarm_wanted) {
         td_sched_free(s);
         return -ENOMEM;
     }
     uv_timer_init(loop, &s->reaper);
-    s->reaper.data = s;
+    uv_timer_init(loop, &s->prewarm_timer);
+    s->reaper.data = s->prewarm_timer.data = s;
     uv_timer_start(&s->reaper, reap_idle, REAPER_INTERVAL_MS, REAPER_INTERVAL_MS);
     *ret = s;
     return 0;
@@ -342,13 +454,32 @@ void sched_env_freed(struct td_sched *s)
     maybe_shutdown_done(s);
 }
 
-static void reaper_closed(uv_handle_t *h)
+static bool unref_wanted(const void *key, size_t len, void *value, void *userdata)
 {
-    struct td_sched *s = h->data;
+    (void)key;
+    (void)len;
+    (void)userdata;
+    td_function_unref(value);
+    return true;
+}
+
+static void sched_release(struct td_sched *s)
+{
+    if (s->prewarm_wanted)
+        td_map_foreach(s->prewarm_wanted, unref_wanted, NULL);
+    td_map_free(s->prewarm_wanted);
     td_map_free(s->pools);
     td_map_free(s->envs);
     free(s->slots);
     free(s);
+}
+
+static void reaper_closed(uv_handle_t *h)
+{
+    struct td_sched *s = h->data;
+    if (--s->closing > 0)
+        return;
+    sched_release(s);
 }
 
 void td_sched_free(struct td_sched *s)
@@ -356,13 +487,12 @@ void td_sched_free(struct td_sched *s)
     if (!s)
         return;
     if (s->reaper.loop) {
+        s->closing = 2;
         uv_close((uv_handle_t *)&s->reaper, reaper_closed);
+        uv_close((uv_handle_t *)&s->prewarm_timer, reaper_closed);
         return;
     }
-    td_map_free(s->pools);
-    td_map_free(s->envs);
-    free(s->slots);
-    free(s);
+    sched_release(s);
 }
 
 void td_sched_get_stats(const struct td_sched *s, struct td_sched_stats *out)

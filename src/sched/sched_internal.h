@@ -62,6 +62,7 @@ struct td_env {
     uint64_t served;          /* invocations delivered */
     int64_t init_duration_us; /* reported on the first invocation only */
     bool init_reported;
+    bool prewarmed;       /* created tenant-neutral, bound on its first invocation */
     int64_t last_used_ms; /* monotonic */
     unsigned slot;
     unsigned connections;       /* open connections to its API socket */
@@ -86,6 +87,9 @@ struct td_sched {
     uint64_t reaped;
     uint8_t *slots; /* uid slots in use */
     uv_timer_t reaper;
+    uv_timer_t prewarm_timer;
+    struct td_map *prewarm_wanted; /* functions whose neutral pool needs filling (ref held) */
+    int closing;
     bool shutting_down;
     bool pumping;
     bool pump_again;
