@@ -60,11 +60,12 @@ struct td_invocation {
     enum td_invocation_state state;
     struct td_buf log; /* START .. REPORT lines, when tail is set */
     struct td_env *env;
-    int64_t deadline_ms;  /* wall clock, set on delivery */
-    char environment[96]; /* how it got its environment: "warm", "new; spawn_us=..; init_us=.." */
-    int64_t assigned_us;  /* monotonic: given to an environment */
-    int64_t delivered_us; /* monotonic: taken by the runtime */
-    struct td_list link;  /* in the asynchronous queue */
+    int64_t deadline_ms;   /* wall clock, set on delivery */
+    char environment[128]; /* how it got its environment: "warm", "new; spawn_us=..; init_us=..",
+                              "prewarmed; spawn_us=..; init_us=..; waited_us=.." */
+    int64_t assigned_us;   /* monotonic: given to an environment */
+    int64_t delivered_us;  /* monotonic: taken by the runtime */
+    struct td_list link;   /* in the asynchronous queue */
     /* Called exactly once with the outcome; the callee frees the invocation with
      * td_invocation_free(). */
     void (*on_done)(struct td_invocation *inv, struct td_invoke_result *res);

@@ -709,7 +709,9 @@ static void deliver(struct td_env *env)
     if (env->served++ > 0)
         snprintf(inv->environment, sizeof(inv->environment), "warm");
     else if (env->prewarmed) /* initialised before its tenant was known */
-        snprintf(inv->environment, sizeof(inv->environment), "prewarmed; waited_us=%lld",
+        snprintf(inv->environment, sizeof(inv->environment),
+                 "prewarmed; spawn_us=%lld; init_us=%lld; waited_us=%lld", (long long)env->spawn_us,
+                 (long long)(env->init_duration_us - env->spawn_us),
                  (long long)(inv->delivered_us - inv->assigned_us));
     else
         snprintf(inv->environment, sizeof(inv->environment), "new; spawn_us=%lld; init_us=%lld",
