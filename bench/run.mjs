@@ -24,6 +24,8 @@ const repo = resolve(here, "..");
 const build = resolve(repo, process.env.TENANTD_BUILD_DIR ?? "build");
 const QUICK = process.env.BENCH_QUICK === "1";
 const DURATION = QUICK ? 2 : 10; // seconds per wrk measurement
+// The quick smoke test of make check must not overwrite the figures of a real run.
+const resultsFile = QUICK ? "results-quick.json" : "results.json";
 const work = mkdtempSync(join(tmpdir(), "tenantd-bench-"));
 const children = new Set();
 const results = { benchmarks: {} };
@@ -536,10 +538,10 @@ async function main() {
   }
   await stopTenantd(d);
   results.rows = rows;
-  writeFileSync(join(here, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(join(here, resultsFile), JSON.stringify(results, null, 2) + "\n");
   console.log("");
   printTable();
-  console.log(`\nresults: ${join(here, "results.json")}`);
+  console.log(`\nresults: ${join(here, resultsFile)}`);
 }
 
 try {

@@ -30,5 +30,10 @@ export TENANTD_BUILD_DIR="$PWD/$BUILD"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 node --test --test-concurrency=2 tests/integration/
+step "benchmark smoke test (BENCH_QUICK=1: it runs and produces numbers; no timing asserted)"
+BENCH_QUICK=1 TENANTD_BUILD_DIR="$BUILD" node bench/run.mjs >/tmp/tenantd-bench-quick.log 2>&1 || {
+  tail -40 /tmp/tenantd-bench-quick.log; echo "check: the benchmark harness failed"; exit 1; }
+node bench/check-results.mjs
+
 echo
 echo "check: all tests passed"

@@ -367,7 +367,7 @@ static int start_servers(struct td_daemon *d, int listen_fd)
         .max_connections = 4096,
         .default_body_max = 1024 * 1024,
         /* libmicrohttpd zeroes a connection's whole pool after every request: keep it small. */
-        .connection_memory = 16 * 1024,
+        .connection_memory = 8 * 1024,
         .handlers = &api_handlers,
         .userdata = d,
     };
@@ -380,7 +380,7 @@ static int start_servers(struct td_daemon *d, int listen_fd)
         .idle_timeout = 0, /* long polls and idle runtimes must not time out */
         .max_connections = 65536,
         .default_body_max = TD_RUNTIME_PAYLOAD_MAX,
-        .connection_memory = 16 * 1024, /* held by every idle environment's long poll */
+        .connection_memory = 8 * 1024, /* held by every idle environment's long poll */
         .handlers = td_envapi_handlers(),
         .userdata = d->svc.sched,
     };
