@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(
   libmicrohttpd-dev libuv1-dev libjansson-dev libssl-dev libsqlite3-dev libzip-dev
   libcurl4-openssl-dev libcmocka-dev libseccomp-dev libcap-dev
   autoconf automake libtool g++ make
-  wrk nginx-light
+  wrk nginx-light node-llhttp
   nodejs
 )
 

@@ -66,13 +66,18 @@
 static void tdrt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void tdrt_log(const char *fmt, ...)
 {
+    /* One write per line (stderr is unbuffered), so lines do not interleave. */
+    char line[TDRT_DIAG_BODY_MAX + 512];
     va_list ap;
     va_start(ap, fmt);
-    fputs("tdrt: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
     va_end(ap);
-    fflush(stderr);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof(line) - 2 ? (size_t)n : sizeof(line) - 2;
+    line[len++] = '\n';
+    (void)fprintf(stderr, "tdrt: %.*s", (int)len, line);
+    (void)fflush(stderr);
 }
 
 /* A capped, NUL-terminated byte buffer (the same invariants as struct td_buf). */

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { createServer as createTcpServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startMockRuntimeApi } from "./mock-runtime-api.mjs";
@@ -350,6 +351,190 @@ test("isolation (C): counters, pid, instance id, first tenant", async () => {
         await run(ISOLATION, { mock });
         assert.equal(json(mock.results[0].body).memCount, 1);
     });
+});
+
+// ------------------------------------------------------------------------------------------
+// tdrt (C) against a scripted Runtime API over raw TCP: the wire cases node:http cannot make
+// (chunked events, idle keep-alive connections closed by the server, malformed answers).
+
+// answers[i](req, sock) writes the answer to the i-th request (any bytes); past the end a
+// 500 answers. req: {method, path, headers, body, connection}. A socket marked sock.ignore
+// (say, after sock.end()) has whatever else arrives on it read and dropped.
+async function withRawApi(answers, fn) {
+    const requests = [];
+    const sockets = new Set();
+    let connections = 0;
+    const server = createTcpServer((sock) => {
+        const connection = ++connections;
+        sockets.add(sock);
+        sock.on("close", () => sockets.delete(sock));
+        sock.on("error", () => {});
+        let buf = Buffer.alloc(0);
+        sock.on("data", (d) => {
+            if (sock.ignore) return;
+            buf = Buffer.concat([buf, d]);
+            for (;;) {
+                const end = buf.indexOf("\r\n\r\n");
+                if (end < 0) return;
+                const [line, ...lines] = buf.subarray(0, end).toString("latin1").split("\r\n");
+                const headers = {};
+                for (const l of lines) {
+                    const i = l.indexOf(":");
+                    headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+                }
+                const len = Number(headers["content-length"] ?? 0);
+                if (buf.length < end + 4 + len) return;
+                const [method, path] = line.split(" ");
+                const req = { method, path, headers, body: buf.subarray(end + 4, end + 4 + len), connection };
+                buf = buf.subarray(end + 4 + len);
+                requests.push(req);
+                const answer = answers[requests.length - 1] ?? ((r, s) => s.write(rawAnswer(500, {}, "{}")));
+                answer(req, sock);
+                if (sock.ignore) return;
+            }
+        });
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const api = { address: `127.0.0.1:${server.address().port}`, requests };
+    try {
+        return await fn(api);
+    } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise((r) => server.close(r));
+    }
+}
+
+const STATUS_TEXT = { 100: "Continue", 200: "OK", 202: "Accepted", 500: "Internal Server Error" };
+
+function rawAnswer(status, headers, body, { chunks } = {}) {
+    const b = Buffer.from(body);
+    let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "X"}\r\n`;
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+    if (!chunks) return Buffer.concat([Buffer.from(head + `Content-Length: ${b.length}\r\n\r\n`), b]);
+    const parts = [Buffer.from(head + "Transfer-Encoding: chunked\r\n\r\n")];
+    for (let at = 0; at < b.length; at += chunks) {
+        const c = b.subarray(at, at + chunks);
+        parts.push(Buffer.from(`${c.length.toString(16)};ext=1\r\n`), c, Buffer.from("\r\n"));
+    }
+    parts.push(Buffer.from("0\r\nX-Trailer: t\r\n\r\n"));
+    return Buffer.concat(parts);
+}
+
+const invokeHeaders = (id, extra = {}) => ({
+    "Lambda-Runtime-Aws-Request-Id": id,
+    "Lambda-Runtime-Deadline-Ms": String(Date.now() + 30000),
+    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:000000000000:function:raw",
+    "Content-Type": "application/json",
+    ...extra,
+});
+const invocation = (id, body, opts) => (req, sock) => sock.write(rawAnswer(200, invokeHeaders(id), body, opts));
+const accepted = () => (req, sock) => sock.write(rawAnswer(202, { "Content-Type": "application/json" }, '{"status":"OK"}'));
+
+test("raw: a chunked /next answer (with extensions and trailers) is one event", async () => {
+    const body = Buffer.concat([Buffer.from('{"chunked":"'), randomBytes(100000).map((b) => 0x61 + (b % 26)), Buffer.from('"}')]);
+    await withRawApi([invocation("c-1", body, { chunks: 4093 }), accepted(), invocation("c-2", "{}", { chunks: 1 }), accepted()], async (api) => {
+        const r = await run(ECHO, { mock: api });
+        assert.equal(r.timedOut, false, r.stderr);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /HTTP 500/);
+        const posts = api.requests.filter((q) => q.method === "POST");
+        assert.equal(posts.length, 2, r.stderr);
+        assert.equal(posts[0].path, "/2018-06-01/runtime/invocation/c-1/response");
+        assert.equal(sha(posts[0].body), sha(body));
+        assert.equal(posts[1].body.toString(), "{}");
+        assert.deepEqual([...new Set(api.requests.map((q) => q.connection))], [1]);
+    });
+});
+
+test("raw: an answer dribbled a byte at a time; interim 100 Continue; header whitespace", async () => {
+    const dribble = (buf) => async (req, sock) => {
+        sock.setNoDelay(true);
+        for (const b of buf) {
+            sock.write(Buffer.from([b]));
+            await new Promise((r) => setTimeout(r, 1));
+        }
+    };
+    const head = rawAnswer(100, {}, "").subarray(0, -"Content-Length: 0\r\n\r\n".length);
+    const answer = Buffer.concat([
+        Buffer.from(head.toString() + "\r\n"),
+        rawAnswer(200, invokeHeaders("d-1", { "lambda-runtime-aws-tenant-id": " \t tenant-d \t ", "Lambda-Runtime-Trace-Id": "" }), '{"action":"ctx"}'),
+    ]);
+    await withRawApi([dribble(answer), accepted()], async (api) => {
+        const r = await run(BEHAVE, { mock: api });
+        assert.equal(r.code, 1, r.stderr);
+        const post = api.requests[1];
+        assert.equal(post.path, "/2018-06-01/runtime/invocation/d-1/response", r.stderr);
+        const ctx = json(post.body);
+        assert.equal(ctx.awsRequestId, "d-1");
+        assert.equal(ctx.tenantId, "tenant-d");
+        assert.equal(ctx.traceId, null);
+    });
+});
+
+test("raw: the server closes idle keep-alive connections; the runtime reconnects and goes on", async () => {
+    const answers = [
+        // answered, then the connection is dropped while the handler runs: the POST retries
+        (req, sock) => sock.write(rawAnswer(200, invokeHeaders("k-1"), '{"n":1}'), () => sock.destroy()),
+        // answered, then closed (FIN) the way an idle keep-alive timeout closes it: the next
+        // GET /next goes out on a fresh connection
+        (req, sock) => {
+            sock.ignore = true;
+            sock.end(rawAnswer(202, {}, '{"status":"OK"}'));
+        },
+        invocation("k-2", '{"n":2}'),
+        accepted(),
+    ];
+    await withRawApi(answers, async (api) => {
+        const r = await run(ECHO, { mock: api });
+        assert.equal(r.timedOut, false, r.stderr);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /HTTP 500/);
+        const seen = api.requests.map((q) => `${q.method} ${q.path.replace("/2018-06-01/runtime/invocation/", "")} #${q.connection}`);
+        assert.deepEqual(seen, ["GET next #1", "POST k-1/response #2", "GET next #3", "POST k-2/response #3", "GET next #3"]);
+        assert.equal(api.requests[1].body.toString(), '{"n":1}');
+        assert.equal(api.requests[3].body.toString(), '{"n":2}');
+    });
+});
+
+test("raw: Connection: close and a body that ends with the connection", async () => {
+    const answers = [
+        (req, sock) =>
+            sock.end(
+                Buffer.concat([
+                    Buffer.from("HTTP/1.1 200 OK\r\nConnection: close\r\nLambda-Runtime-Aws-Request-Id: e-1\r\n\r\n"),
+                    Buffer.from('{"until":"eof"}'),
+                ]),
+            ),
+        accepted(),
+    ];
+    await withRawApi(answers, async (api) => {
+        const r = await run(ECHO, { mock: api });
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(api.requests[1].path, "/2018-06-01/runtime/invocation/e-1/response");
+        assert.equal(api.requests[1].body.toString(), '{"until":"eof"}');
+        assert.deepEqual(api.requests.map((q) => q.connection), [1, 2, 2]);
+    });
+});
+
+test("raw: malformed answers are a Runtime API failure: exit non-zero, no hang, no retry", async () => {
+    const cases = [
+        ["a malformed status line", (req, sock) => sock.write("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n"), /malformed/],
+        ["not HTTP at all", (req, sock) => sock.write("SSH-2.0-OpenSSH_9.2\r\n"), /malformed/],
+        ["a bad chunk size", (req, sock) => sock.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), /malformed/],
+        ["headers over the cap", (req, sock) => sock.write(`HTTP/1.1 200 OK\r\nX-Big: ${"x".repeat(300 * 1024)}\r\n\r\n`), /headers too large/],
+        ["a truncated body", (req, sock) => sock.end(rawAnswer(200, invokeHeaders("t-1"), "0123456789").subarray(0, -5)), /in the middle/],
+    ];
+    for (const [what, answer, re] of cases) {
+        await withRawApi([answer], async (api) => {
+            // the server keeps the connection open (except the truncated body): a runtime that
+            // waited for more would be killed by the timeout
+            const r = await run(ECHO, { mock: api, timeoutMs: 5000 * slow });
+            assert.equal(r.timedOut, false, what);
+            assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+            assert.match(r.stderr, re, what);
+            assert.equal(api.requests.length, 1, what);
+        });
+    }
 });
 
 // ------------------------------------------------------------------------------------------

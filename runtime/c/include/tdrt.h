@@ -2,7 +2,7 @@
  *
  * It speaks the Lambda Runtime API 2018-06-01 at http://$AWS_LAMBDA_RUNTIME_API/2018-06-01,
  * so a function built with it runs on tenantd and on AWS Lambda alike. It is independent of
- * the tenantd daemon: it needs only libcurl and jansson.
+ * the tenantd daemon: it needs only jansson (and llhttp, compiled into the library).
  *
  *   static int handler(const struct tdrt_context *ctx, const char *event, size_t event_len,
  *                      struct tdrt_response *resp, void *userdata)
