@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tenantd/seccomp.h"
+
 struct td_sandbox_spec {
     const char *root_mountpoint; /* an empty host directory; the new root is mounted on it */
     const char *code_dir;        /* bound read-only at /var/task */
@@ -23,6 +25,7 @@ struct td_sandbox_spec {
     uint16_t api_port; /* 9001 */
     const char *hostname;
     pid_t first_pid; /* process id of the runtime inside its PID namespace (0 = 2) */
+    const struct td_seccomp_filter *seccomp; /* loaded by the runtime just before exec */
 };
 
 struct td_sandbox {

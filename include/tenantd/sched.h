@@ -22,6 +22,7 @@
 #include "tenantd/http.h"
 #include "tenantd/list.h"
 #include "tenantd/registry.h"
+#include "tenantd/seccomp.h"
 
 #define TD_INVOKE_SYNC_PAYLOAD_MAX  6291456 /* 6 MB, the Invoke API limit */
 #define TD_INVOKE_EVENT_PAYLOAD_MAX 262144  /* 256 KB */
@@ -85,6 +86,7 @@ struct td_sched_config {
     uid_t uid_base;   /* environments run as uid_base + slot */
     unsigned uid_count;
     uint16_t api_port;
+    const struct td_seccomp_filter *seccomp; /* the runtimes' filter (NULL: none) */
 };
 
 struct td_sched_stats {

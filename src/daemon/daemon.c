@@ -21,6 +21,7 @@
 #include "tenantd/envapi.h"
 #include "tenantd/log.h"
 #include "tenantd/route.h"
+#include "tenantd/seccomp.h"
 #include "tenantd/sigv4.h"
 
 #define SHUTDOWN_DRAIN_MS 3000
@@ -33,6 +34,7 @@ struct td_daemon {
     char endpoint[300];
     struct td_keys keys;
     struct td_sigv4_key_cache key_cache;
+    struct td_seccomp_filter seccomp;
     struct td_services svc;
     struct td_http_server *api;
     struct td_http_server *envs;
@@ -403,6 +405,7 @@ static int start_sched(struct td_daemon *d)
         .uid_base = d->cfg->uid_base,
         .uid_count = 65536,
         .api_port = 9001,
+        .seccomp = &d->seccomp,
     };
     return td_sched_new(&d->loop, &sc, NULL, &d->svc.sched);
 }
@@ -496,6 +499,10 @@ static int daemon_start(struct td_daemon *d)
         return r;
     }
     td_sigv4_key_cache_init(&d->key_cache);
+    if ((r = td_seccomp_build(&d->seccomp)) < 0) {
+        td_log_error("cannot compile the environments' seccomp filter: %s", strerror(-r));
+        return r;
+    }
     d->svc.id.region = d->cfg->region;
     d->svc.id.account_id = d->cfg->account_id;
     if ((r = td_random(d->svc.code_url_key, sizeof(d->svc.code_url_key))) < 0)
@@ -570,6 +577,7 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     td_registry_free(d->svc.registry);
     td_store_close(d->svc.store);
     td_keys_release(&d->keys);
+    td_seccomp_release(&d->seccomp);
     free(d);
     if (r == 0)
         td_log_info("stopped");

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -283,6 +284,25 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* No capability can ever come back: empty bounding and ambient sets (while still allowed to
+ * change them). */
+static int drop_capability_bounds(void)
+{
+    for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            return -1;
+    return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
+/* After the switch to the unprivileged uid: nothing effective, permitted or inheritable. */
+static int drop_capabilities(void)
+{
+    cap_t none = cap_init();
+    int r = none ? cap_set_proc(none) : -1;
+    cap_free(none);
+    return r;
+}
+
 /* In the runtime process: never returns. */
 static void exec_runtime(struct child_ctx *c, int exec_err_fd)
 {
@@ -298,10 +318,13 @@ static void exec_runtime(struct child_ctx *c, int exec_err_fd)
     struct rlimit nofile = {1024, 1024}, core = {0, 0};
     if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
         goto fail;
-    if (chdir("/var/task") < 0 || setgroups(0, NULL) < 0 ||
+    if (chdir("/var/task") < 0 || drop_capability_bounds() < 0 || setgroups(0, NULL) < 0 ||
         setresgid(spec->gid, spec->gid, spec->gid) < 0 ||
-        setresuid(spec->uid, spec->uid, spec->uid) < 0 ||
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        setresuid(spec->uid, spec->uid, spec->uid) < 0 || drop_capabilities() < 0)
+        goto fail;
+    /* Last: the filter refuses calls the steps above make. It sets no_new_privs too. */
+    if (spec->seccomp ? td_seccomp_load(spec->seccomp) < 0
+                      : prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         goto fail;
     execve(spec->argv[0], spec->argv, spec->envp);
 fail:

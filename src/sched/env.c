@@ -602,6 +602,7 @@ static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_f
         .log_fd = log_write_fd,
         .api_port = s->cfg.api_port,
         .hostname = "sandbox",
+        .seccomp = s->cfg.seccomp,
         /* Consecutive environments start their pids 97 apart (97 is prime to the 30000-wide
          * range): no two of the last 30000 environments show the same runtime pid. */
         .first_pid = (pid_t)(1000 + (s->created * 97) % 30000),
