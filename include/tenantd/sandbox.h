@@ -19,10 +19,10 @@ struct td_sandbox_spec {
     char *const *argv;           /* the runtime, as seen inside the sandbox */
     char *const *envp;           /* its whole environment: nothing of the daemon's leaks in */
     uint64_t tmp_bytes;          /* size of the private /tmp */
-    uid_t uid;                   /* unprivileged ids the runtime runs as */
-    gid_t gid;
-    int log_fd;        /* becomes the runtime's stdout and stderr */
-    uint16_t api_port; /* 9001 */
+    uid_t uid;                   /* the environment's own ids outside (mapped from the sandbox */
+    gid_t gid;                   /* user inside, TD_SANDBOX_UID/GID) */
+    int log_fd;                  /* becomes the runtime's stdout and stderr */
+    uint16_t api_port;           /* 9001 */
     const char *hostname;
     pid_t first_pid; /* process id of the runtime inside its PID namespace (0 = 2) */
     const struct td_seccomp_filter *seccomp; /* loaded by the runtime just before exec */
@@ -50,6 +50,10 @@ int td_sandbox_kill(const struct td_sandbox *sb);
 int td_sandbox_reap(struct td_sandbox *sb, int *ret_status);
 /* Close the daemon's handles on the environment (does not kill it). */
 void td_sandbox_close(struct td_sandbox *sb);
+
+/* The ids functions run as inside their user namespace (Lambda's sbx_user1051). */
+#define TD_SANDBOX_UID 993
+#define TD_SANDBOX_GID 990
 
 /* Exit statuses init reports, besides the runtime's own. */
 #define TD_SANDBOX_EXIT_SETUP 125 /* the sandbox could not be set up */

@@ -29,7 +29,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,12 +53,33 @@ enum { MSG_LISTENER = 1, MSG_EXEC_OK, MSG_EXEC_FAILED, MSG_FAILED };
 
 /* ---- child side ---- */
 
+#define HOST_DIRS_MAX 8
+#define DEV_NODES     6
+
+/* Host paths the sandbox binds, opened (O_PATH) before the child switches to the sandbox's
+ * ids: afterwards it could not even traverse the daemon's 0700 state directory. */
+struct sources {
+    int host_dir[HOST_DIRS_MAX]; /* -1: absent or a symlink (link_target set) */
+    char link_target[HOST_DIRS_MAX][256];
+    int ssl;
+    int ca_certificates;
+    int code;
+    int runtime;
+    int dev[DEV_NODES];
+};
+
 struct child_ctx {
     const struct td_sandbox_spec *spec;
     int sync_fd;
     int log_fd;
     char root[4096];
+    struct sources src;
 };
+
+static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
+                                        "/lib32", "/lib64", "/libx32"};
+static const char *const dev_nodes[DEV_NODES] = {"null",   "zero",    "full",
+                                                 "random", "urandom", "tty"};
 
 static void child_fail(struct child_ctx *c, const char *step, int err)
 {
@@ -97,39 +120,101 @@ static void write_root_file(struct child_ctx *c, const char *rel, const char *te
     close(fd);
 }
 
-static void bind_ro(struct child_ctx *c, const char *source, const char *rel, bool is_file)
+/* The flags a read-only bind of fd's mount must keep: in a user namespace the flags of a
+ * mount inherited from the host are locked and a remount may not drop them. */
+static unsigned long locked_flags(int fd)
 {
-    char p[4200];
+    struct statvfs sv;
+    unsigned long f = 0;
+    if (fstatvfs(fd, &sv) < 0)
+        return 0;
+    if (sv.f_flag & ST_NOEXEC)
+        f |= MS_NOEXEC;
+    if (sv.f_flag & ST_NOATIME)
+        f |= MS_NOATIME;
+    if (sv.f_flag & ST_NODIRATIME)
+        f |= MS_NODIRATIME;
+    if (sv.f_flag & ST_RELATIME)
+        f |= MS_RELATIME;
+    return f;
+}
+
+static void fd_path(int fd, char out[32])
+{
+    snprintf(out, 32, "/proc/self/fd/%d", fd);
+}
+
+static void bind_fd(struct child_ctx *c, int fd, const char *rel, bool is_file, bool read_only)
+{
+    char p[4200], src[32];
     path_in_root(c, rel, p, sizeof(p));
     if (is_file) {
-        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        CHECK(c, fd, "bind target");
-        close(fd);
+        int t = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        CHECK(c, t, "bind target");
+        close(t);
     } else {
         make_dir(c, rel, 0755);
     }
-    CHECK(c, mount(source, p, NULL, MS_BIND | MS_REC, NULL), "bind mount");
-    CHECK(c, mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
-          "bind mount read-only");
+    fd_path(fd, src);
+    CHECK(c, mount(src, p, NULL, MS_BIND | MS_REC, NULL), "bind mount");
+    if (read_only)
+        CHECK(c,
+              mount(NULL, p, NULL,
+                    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | locked_flags(fd),
+                    NULL),
+              "bind mount read-only");
 }
 
-/* Replicate a top-level host path: a symlink stays a symlink (merged-/usr systems), a
- * directory is bound read-only, a missing one is skipped. */
-static void mirror_host_path(struct child_ctx *c, const char *host)
+static int open_path(const char *path, bool directory)
 {
-    struct stat st;
-    if (lstat(host, &st) < 0)
-        return;
-    if (S_ISLNK(st.st_mode)) {
-        char target[4096];
-        ssize_t n = readlink(host, target, sizeof(target) - 1);
-        CHECK(c, (int)n, "readlink");
-        target[n] = '\0';
-        char p[4200];
-        path_in_root(c, host + 1, p, sizeof(p));
-        CHECK(c, symlink(target, p), "symlink");
-    } else if (S_ISDIR(st.st_mode)) {
-        bind_ro(c, host, host + 1, false);
+    return open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW | (directory ? O_DIRECTORY : 0));
+}
+
+/* While still the daemon's identity: open everything of the host the sandbox shows. */
+static void open_sources(struct child_ctx *c)
+{
+    const struct td_sandbox_spec *spec = c->spec;
+    struct sources *src = &c->src;
+    for (size_t i = 0; i < TD_ARRAY_SIZE(host_dirs); i++) {
+        struct stat st;
+        src->host_dir[i] = -1;
+        src->link_target[i][0] = '\0';
+        if (lstat(host_dirs[i], &st) < 0)
+            continue;
+        if (S_ISLNK(st.st_mode)) {
+            ssize_t n =
+                readlink(host_dirs[i], src->link_target[i], sizeof(src->link_target[i]) - 1);
+            CHECK(c, (int)n, "readlink");
+            src->link_target[i][n] = '\0';
+        } else if (S_ISDIR(st.st_mode)) {
+            CHECK(c, src->host_dir[i] = open_path(host_dirs[i], true), "open host directory");
+        }
+    }
+    src->ssl = open_path("/etc/ssl", true);
+    src->ca_certificates = open_path("/etc/ca-certificates", true);
+    CHECK(c, src->code = open_path(spec->code_dir, true), "open code");
+    src->runtime = -1;
+    if (spec->runtime_dir && spec->runtime_target)
+        CHECK(c, src->runtime = open_path(spec->runtime_dir, true), "open runtime");
+    for (size_t i = 0; i < DEV_NODES; i++) {
+        char path[32];
+        snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+        CHECK(c, src->dev[i] = open_path(path, false), "open device");
+    }
+}
+
+/* Replicate the top-level host paths: a symlink stays a symlink (merged-/usr systems), a
+ * directory is bound read-only, a missing one is skipped. */
+static void mirror_host_paths(struct child_ctx *c)
+{
+    for (size_t i = 0; i < TD_ARRAY_SIZE(host_dirs); i++) {
+        if (c->src.link_target[i][0]) {
+            char p[4200];
+            path_in_root(c, host_dirs[i] + 1, p, sizeof(p));
+            CHECK(c, symlink(c->src.link_target[i], p), "symlink");
+        } else if (c->src.host_dir[i] >= 0) {
+            bind_fd(c, c->src.host_dir[i], host_dirs[i] + 1, false, true);
+        }
     }
 }
 
@@ -137,11 +222,12 @@ static void build_etc(struct child_ctx *c)
 {
     const struct td_sandbox_spec *spec = c->spec;
     char passwd[256], group[256];
+    (void)spec;
     snprintf(passwd, sizeof(passwd),
              "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-             "sbx_user:x:%u:%u:sandbox user:/tmp:/usr/sbin/nologin\n",
-             (unsigned)spec->uid, (unsigned)spec->gid);
-    snprintf(group, sizeof(group), "root:x:0:\nsbx_user:x:%u:\n", (unsigned)spec->gid);
+             "sbx_user1051:x:%u:%u::/tmp:/usr/sbin/nologin\n",
+             (unsigned)TD_SANDBOX_UID, (unsigned)TD_SANDBOX_GID);
+    snprintf(group, sizeof(group), "root:x:0:\nsbx_user1051:x:%u:\n", (unsigned)TD_SANDBOX_GID);
     make_dir(c, "etc", 0755);
     write_root_file(c, "etc/passwd", passwd);
     write_root_file(c, "etc/group", group);
@@ -151,29 +237,22 @@ static void build_etc(struct child_ctx *c)
     char p[4200];
     path_in_root(c, "etc/localtime", p, sizeof(p));
     CHECK(c, symlink("/usr/share/zoneinfo/UTC", p), "localtime");
-    struct stat st;
-    if (stat("/etc/ssl", &st) == 0 && S_ISDIR(st.st_mode))
-        bind_ro(c, "/etc/ssl", "etc/ssl", false);
-    if (stat("/etc/ca-certificates", &st) == 0 && S_ISDIR(st.st_mode))
-        bind_ro(c, "/etc/ca-certificates", "etc/ca-certificates", false);
+    if (c->src.ssl >= 0)
+        bind_fd(c, c->src.ssl, "etc/ssl", false, true);
+    if (c->src.ca_certificates >= 0)
+        bind_fd(c, c->src.ca_certificates, "etc/ca-certificates", false, true);
 }
 
 static void build_dev(struct child_ctx *c)
 {
-    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
     char p[4200];
     make_dir(c, "dev", 0755);
     path_in_root(c, "dev", p, sizeof(p));
     CHECK(c, mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755"), "mount /dev");
-    for (size_t i = 0; i < TD_ARRAY_SIZE(nodes); i++) {
-        char host[64], rel[64];
-        snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
-        snprintf(rel, sizeof(rel), "dev/%s", nodes[i]);
-        path_in_root(c, rel, p, sizeof(p));
-        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-        CHECK(c, fd, "dev node");
-        close(fd);
-        CHECK(c, mount(host, p, NULL, MS_BIND, NULL), "bind dev node");
+    for (size_t i = 0; i < DEV_NODES; i++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "dev/%s", dev_nodes[i]);
+        bind_fd(c, c->src.dev[i], rel, true, false);
     }
     make_dir(c, "dev/shm", 01777);
     path_in_root(c, "dev/shm", p, sizeof(p));
@@ -192,22 +271,26 @@ static void build_dev(struct child_ctx *c)
 static void build_root(struct child_ctx *c)
 {
     const struct td_sandbox_spec *spec = c->spec;
-    static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
-                                            "/lib32", "/lib64", "/libx32"};
     char p[4200], opts[64];
 
-    snprintf(c->root, sizeof(c->root), "%s", spec->root_mountpoint);
     CHECK(c, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make mounts private");
-    CHECK(c, mount("tmpfs", c->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"),
+    snprintf(opts, sizeof(opts), "size=1m,mode=0755,uid=%u,gid=%u", (unsigned)TD_SANDBOX_UID,
+             (unsigned)TD_SANDBOX_GID);
+    CHECK(c, mount("tmpfs", spec->root_mountpoint, "tmpfs", MS_NOSUID | MS_NODEV, opts),
           "mount root");
-    for (size_t i = 0; i < TD_ARRAY_SIZE(host_dirs); i++)
-        mirror_host_path(c, host_dirs[i]);
+    /* Relative paths from here: the way to the mount point (the daemon's state directory) is
+     * closed to the sandbox user the files are now created as (root inside maps to no one). */
+    CHECK(c, chdir(spec->root_mountpoint), "enter root");
+    snprintf(c->root, sizeof(c->root), ".");
+    CHECK(c, setfsgid(TD_SANDBOX_GID) >= 0 ? 0 : -1, "setfsgid");
+    CHECK(c, setfsuid(TD_SANDBOX_UID) >= 0 ? 0 : -1, "setfsuid");
+    mirror_host_paths(c);
     build_etc(c);
     make_dir(c, "var", 0755);
-    bind_ro(c, spec->code_dir, "var/task", false);
+    bind_fd(c, c->src.code, "var/task", false, true);
     make_dir(c, "var/runtime", 0755);
-    if (spec->runtime_dir && spec->runtime_target)
-        bind_ro(c, spec->runtime_dir, spec->runtime_target, false);
+    if (c->src.runtime >= 0)
+        bind_fd(c, c->src.runtime, spec->runtime_target, false, true);
     make_dir(c, "opt", 0755);
     make_dir(c, "tmp", 01777);
     path_in_root(c, "tmp", p, sizeof(p));
@@ -215,17 +298,18 @@ static void build_root(struct child_ctx *c)
     CHECK(c, mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opts), "mount /tmp");
     build_dev(c);
     make_dir(c, "proc", 0555);
+    /* Only this PID namespace's processes, and only its own ones to the unprivileged user.
+     * Mounted before the host's tree goes: a user namespace may mount proc only while a fully
+     * visible one is in its mount namespace. */
+    if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+        CHECK(c, mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2"),
+              "mount /proc");
     make_dir(c, ".oldroot", 0700);
 
-    path_in_root(c, ".oldroot", p, sizeof(p));
-    CHECK(c, (int)syscall(SYS_pivot_root, c->root, p), "pivot_root");
+    CHECK(c, (int)syscall(SYS_pivot_root, ".", ".oldroot"), "pivot_root");
     CHECK(c, chdir("/"), "chdir /");
     CHECK(c, umount2("/.oldroot", MNT_DETACH), "detach old root");
     CHECK(c, rmdir("/.oldroot"), "remove old root");
-    /* Only this PID namespace's processes, and only its own ones to the unprivileged user. */
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
-        CHECK(c, mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2"),
-              "mount /proc");
     CHECK(c, mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
           "remount root read-only");
 }
@@ -319,8 +403,8 @@ static void exec_runtime(struct child_ctx *c, int exec_err_fd)
     if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
         goto fail;
     if (chdir("/var/task") < 0 || drop_capability_bounds() < 0 || setgroups(0, NULL) < 0 ||
-        setresgid(spec->gid, spec->gid, spec->gid) < 0 ||
-        setresuid(spec->uid, spec->uid, spec->uid) < 0 || drop_capabilities() < 0)
+        setresgid(TD_SANDBOX_GID, TD_SANDBOX_GID, TD_SANDBOX_GID) < 0 ||
+        setresuid(TD_SANDBOX_UID, TD_SANDBOX_UID, TD_SANDBOX_UID) < 0 || drop_capabilities() < 0)
         goto fail;
     /* Last: the filter refuses calls the steps above make. It sets no_new_privs too. */
     if (spec->seccomp ? td_seccomp_load(spec->seccomp) < 0
@@ -376,12 +460,57 @@ static void set_first_pid(pid_t first)
     }
 }
 
+/* The daemon writes the user namespace's id maps, then says go. */
+static void wait_for_maps(struct child_ctx *c)
+{
+    char go;
+    ssize_t n;
+    do
+        n = recv(c->sync_fd, &go, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(TD_SANDBOX_EXIT_SETUP);
+}
+
+static void close_sources(struct sources *src)
+{
+    for (size_t i = 0; i < HOST_DIRS_MAX; i++)
+        if (src->host_dir[i] >= 0)
+            close(src->host_dir[i]);
+    int *fds[] = {&src->ssl, &src->ca_certificates, &src->code, &src->runtime};
+    for (size_t i = 0; i < TD_ARRAY_SIZE(fds); i++)
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+    for (size_t i = 0; i < DEV_NODES; i++)
+        if (src->dev[i] >= 0)
+            close(src->dev[i]);
+}
+
+/* PID 1 keeps only what reaping needs: CAP_KILL (its runtime runs under another uid), and
+ * nobody may read its memory (it is a copy of the daemon's). */
+static void restrict_init(struct child_ctx *c)
+{
+    CHECK(c, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "init not dumpable");
+    for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+        if (cap != CAP_KILL)
+            (void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+    cap_t caps = cap_init();
+    cap_value_t kill_cap = CAP_KILL;
+    if (caps && cap_set_flag(caps, CAP_PERMITTED, 1, &kill_cap, CAP_SET) == 0 &&
+        cap_set_flag(caps, CAP_EFFECTIVE, 1, &kill_cap, CAP_SET) == 0)
+        (void)cap_set_proc(caps);
+    cap_free(caps);
+}
+
 static void child_main(struct child_ctx *c)
 {
     const struct td_sandbox_spec *spec = c->spec;
     reset_signals();
     CHECK(c, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "parent death signal");
+    wait_for_maps(c);
+    open_sources(c);
     build_root(c);
+    close_sources(&c->src);
     loopback_up(c);
     if (spec->hostname)
         CHECK(c, sethostname(spec->hostname, strlen(spec->hostname)), "hostname");
@@ -401,6 +530,7 @@ static void child_main(struct child_ctx *c)
     }
     close(pipefd[1]);
     close(c->log_fd);
+    restrict_init(c);
     int err = 0;
     ssize_t n;
     do
@@ -461,6 +591,27 @@ static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
     return 0;
 }
 
+/* The sandbox user (and nothing else) inside maps to the environment's own uid and gid
+ * outside; root inside maps to no one. The child waits for these before it does anything. */
+static int write_map(pid_t pid, const char *file, unsigned inside, unsigned outside)
+{
+    char path[64], line[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    int len = snprintf(line, sizeof(line), "%u %u 1\n", inside, outside);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (write(fd, line, (size_t)len) != len)
+        return errno ? -errno : -EIO;
+    return 0;
+}
+
+static int write_id_maps(pid_t pid, uid_t uid, gid_t gid)
+{
+    int r = write_map(pid, "uid_map", TD_SANDBOX_UID, (unsigned)uid);
+    return r < 0 ? r : write_map(pid, "gid_map", TD_SANDBOX_GID, (unsigned)gid);
+}
+
 int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
 {
     int sp[2];
@@ -472,8 +623,8 @@ int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
 
     int pidfd = -1;
     struct clone_args args = {
-        .flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
-                 CLONE_NEWUTS | CLONE_NEWCGROUP,
+        .flags = CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
+                 CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP,
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
     };
@@ -491,6 +642,17 @@ int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
     sb->pid = (pid_t)pid;
     sb->pidfd = pidfd;
     sb->sync_fd = TAKE_FD(parent_fd);
+    sb->step = "user namespace maps";
+    int r = write_id_maps(sb->pid, spec->uid, spec->gid);
+    if (r == 0 && send(sb->sync_fd, "g", 1, MSG_NOSIGNAL) != 1)
+        r = -errno;
+    if (r < 0) {
+        siginfo_t info;
+        (void)td_sandbox_kill(sb);
+        (void)waitid(P_PIDFD, (id_t)sb->pidfd, &info, WEXITED);
+        td_sandbox_close(sb);
+        return r;
+    }
     sb->step = "set-up";
     return 0;
 }

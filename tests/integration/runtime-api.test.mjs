@@ -602,14 +602,24 @@ describe("the sandbox, seen from inside", () => {
   });
 
   test("not root, and a different uid per environment", () => {
+    // Inside its user namespace every runtime is the sandbox user (Lambda's 993:990) ...
     for (const r of [a, b]) {
-      assert.notEqual(r.uid, 0);
-      assert.notEqual(r.euid, 0);
-      assert.notEqual(r.gid, 0);
-      assert.ok(r.uid >= d.uidBase && r.uid < d.uidBase + 65536, `uid ${r.uid} in the daemon's range`);
+      assert.equal(r.uid, 993);
+      assert.equal(r.euid, 993);
+      assert.equal(r.gid, 990);
     }
-    assert.notEqual(a.uid, b.uid);
     assert.notEqual(a.instance, b.instance);
+    // ... and outside, each environment's processes have a uid of their own, in the range
+    // reserved for this daemon (root inside maps to no one).
+    const outside = new Set();
+    for (const pid of d.sandboxProcesses()) {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const [real, effective] = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status).slice(1).map(Number);
+      assert.equal(real, effective);
+      assert.ok(real >= d.uidBase && real < d.uidBase + 65536);
+      outside.add(real);
+    }
+    assert.ok(outside.size >= 2, `environments run as distinct uids outside: ${[...outside]}`);
   });
 
   test("a PID namespace: the runtime's parent is the namespace's init, /proc shows only its own processes", () => {
