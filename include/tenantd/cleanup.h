@@ -7,6 +7,7 @@
 #ifndef TENANTD_CLEANUP_H
 #define TENANTD_CLEANUP_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,17 @@ static inline void td_fclosep(FILE **f)
         (void)fclose(*f);
 }
 
-#define _cleanup_(f)     __attribute__((cleanup(f)))
-#define _cleanup_free_   _cleanup_(td_freep)
-#define _cleanup_close_  _cleanup_(td_closep)
-#define _cleanup_fclose_ _cleanup_(td_fclosep)
+static inline void td_closedirp(DIR **d)
+{
+    if (*d)
+        (void)closedir(*d);
+}
+
+#define _cleanup_(f)       __attribute__((cleanup(f)))
+#define _cleanup_free_     _cleanup_(td_freep)
+#define _cleanup_close_    _cleanup_(td_closep)
+#define _cleanup_fclose_   _cleanup_(td_fclosep)
+#define _cleanup_closedir_ _cleanup_(td_closedirp)
 
 /* Return the pointer and leave NULL behind, so the cleanup attribute does nothing. */
 #define TAKE_PTR(p)                                                                                \

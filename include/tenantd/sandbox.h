@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tenantd/cgroup.h"
 #include "tenantd/seccomp.h"
 
 struct td_sandbox_spec {
@@ -26,6 +27,7 @@ struct td_sandbox_spec {
     const char *hostname;
     pid_t first_pid; /* process id of the runtime inside its PID namespace (0 = 2) */
     const struct td_seccomp_filter *seccomp; /* loaded by the runtime just before exec */
+    struct td_cgroup *cgroup; /* the environment is moved into it before it runs (or NULL) */
 };
 
 struct td_sandbox {

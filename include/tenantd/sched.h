@@ -22,6 +22,7 @@
 #include "tenantd/http.h"
 #include "tenantd/list.h"
 #include "tenantd/registry.h"
+#include "tenantd/cgroup.h"
 #include "tenantd/seccomp.h"
 
 #define TD_INVOKE_SYNC_PAYLOAD_MAX  6291456 /* 6 MB, the Invoke API limit */
@@ -87,6 +88,7 @@ struct td_sched_config {
     unsigned uid_count;
     uint16_t api_port;
     const struct td_seccomp_filter *seccomp; /* the runtimes' filter (NULL: none) */
+    struct td_cgroups *cgroups;              /* per-environment cgroups (NULL: none) */
 };
 
 struct td_sched_stats {

@@ -35,6 +35,7 @@ struct td_daemon {
     struct td_keys keys;
     struct td_sigv4_key_cache key_cache;
     struct td_seccomp_filter seccomp;
+    struct td_cgroups *cgroups;
     struct td_services svc;
     struct td_http_server *api;
     struct td_http_server *envs;
@@ -406,6 +407,7 @@ static int start_sched(struct td_daemon *d)
         .uid_count = 65536,
         .api_port = 9001,
         .seccomp = &d->seccomp,
+        .cgroups = d->cgroups,
     };
     return td_sched_new(&d->loop, &sc, NULL, &d->svc.sched);
 }
@@ -499,6 +501,12 @@ static int daemon_start(struct td_daemon *d)
         return r;
     }
     td_sigv4_key_cache_init(&d->key_cache);
+    if ((r = td_cgroups_open(&d->cgroups)) < 0)
+        td_log_warn("no usable cgroup controllers (%s): environments run without memory, pids "
+                    "and CPU limits",
+                    strerror(-r));
+    else
+        td_log_info("environments get cgroup %s limits", td_cgroups_version(d->cgroups));
     if ((r = td_seccomp_build(&d->seccomp)) < 0) {
         td_log_error("cannot compile the environments' seccomp filter: %s", strerror(-r));
         return r;
@@ -578,6 +586,7 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     td_store_close(d->svc.store);
     td_keys_release(&d->keys);
     td_seccomp_release(&d->seccomp);
+    td_cgroups_close(d->cgroups);
     free(d);
     if (r == 0)
         td_log_info("stopped");

@@ -18,6 +18,7 @@
 #include <linux/sched.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -460,7 +461,8 @@ static void set_first_pid(pid_t first)
     }
 }
 
-/* The daemon writes the user namespace's id maps, then says go. */
+/* The daemon writes the user namespace's id maps and moves the child into its cgroup, then
+ * says go. */
 static void wait_for_maps(struct child_ctx *c)
 {
     char go;
@@ -508,6 +510,8 @@ static void child_main(struct child_ctx *c)
     reset_signals();
     CHECK(c, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "parent death signal");
     wait_for_maps(c);
+    /* Now in its own cgroup: a cgroup namespace rooted there hides the rest of the tree. */
+    CHECK(c, unshare(CLONE_NEWCGROUP), "cgroup namespace");
     open_sources(c);
     build_root(c);
     close_sources(&c->src);
@@ -624,7 +628,7 @@ int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
     int pidfd = -1;
     struct clone_args args = {
         .flags = CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
-                 CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP,
+                 CLONE_NEWIPC | CLONE_NEWUTS,
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
     };
@@ -644,6 +648,10 @@ int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
     sb->sync_fd = TAKE_FD(parent_fd);
     sb->step = "user namespace maps";
     int r = write_id_maps(sb->pid, spec->uid, spec->gid);
+    if (r == 0 && spec->cgroup) {
+        sb->step = "cgroup";
+        r = td_cgroup_attach(spec->cgroup, sb->pid);
+    }
     if (r == 0 && send(sb->sync_fd, "g", 1, MSG_NOSIGNAL) != 1)
         r = -errno;
     if (r < 0) {

@@ -234,6 +234,9 @@ static void log_start(struct td_env *env, struct td_invocation *inv)
 static int max_memory_mb(struct td_env *env)
 {
     char path[64], line[256];
+    uint64_t peak;
+    if (env->cg && td_cgroup_peak_memory(env->cg, &peak) == 0)
+        return (int)((peak + 1048575) / 1048576);
     if (env->runtime_pid <= 0)
         return 0;
     int64_t now = td_mono_ms();
@@ -352,6 +355,7 @@ static void env_handle_closed(uv_handle_t *h)
         return;
     struct td_sched *s = env->sched;
     td_sandbox_close(&env->sb);
+    td_cgroup_destroy(env->cg);
     if (env->log_fd >= 0)
         close(env->log_fd);
     if (env->slot < s->cfg.uid_count)
@@ -480,6 +484,13 @@ static void fail_on_exit(struct td_env *env)
         return;
     }
     describe_exit(env->exit_status, why, sizeof(why));
+    uint64_t oom = 0;
+    if (env->cg && td_cgroup_oom_kills(env->cg, &oom) == 0 && oom > 0) {
+        env_fail_invocation(env, "Runtime.OutOfMemory",
+                            "RequestId: %s Error: Runtime exited with error: %s", inv->request_id,
+                            why);
+        return;
+    }
     env_fail_invocation(env, "Runtime.ExitError",
                         "RequestId: %s Error: Runtime exited with error: %s", inv->request_id, why);
 }
@@ -577,6 +588,25 @@ static int take_slot(struct td_sched *s, unsigned *ret)
     return -EAGAIN;
 }
 
+/* Memory limit = MemorySize (no swap), Lambda's 1024 processes, CPU weight by memory. */
+static int make_cgroup(struct td_sched *s, struct td_env *env)
+{
+    if (!s->cfg.cgroups)
+        return 0;
+    char name[32];
+    snprintf(name, sizeof(name), "env-%" PRIu64, env->id);
+    struct td_cgroup_limits limits = {
+        .memory_bytes = (uint64_t)env->fn->cfg.memory_size * 1024 * 1024,
+        .pids_max = 1024,
+        .memory_mb = (uint32_t)env->fn->cfg.memory_size,
+    };
+    int r = td_cgroup_create(s->cfg.cgroups, name, &limits, &env->cg);
+    if (r < 0)
+        td_log_error("cannot create the cgroup of an environment of '%s': %s", env->fn->cfg.name,
+                     strerror(-r));
+    return r;
+}
+
 static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_fd)
 {
     const struct td_function *fn = env->fn;
@@ -603,6 +633,7 @@ static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_f
         .api_port = s->cfg.api_port,
         .hostname = "sandbox",
         .seccomp = s->cfg.seccomp,
+        .cgroup = env->cg,
         /* Consecutive environments start their pids 97 apart (97 is prime to the 30000-wide
          * range): no two of the last 30000 environments show the same runtime pid. */
         .first_pid = (pid_t)(1000 + (s->created * 97) % 30000),
@@ -641,19 +672,22 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
         env->log_fd = fds[0];
         (void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
         env->created_us = td_mono_us();
-        r = spawn_sandbox(s, env, fds[1]);
+        env->id = s->next_env_id++;
+        r = make_cgroup(s, env);
+        if (r == 0)
+            r = spawn_sandbox(s, env, fds[1]);
         close(fds[1]);
     }
     if (r < 0) {
         if (env->log_fd >= 0)
             close(env->log_fd);
+        td_cgroup_destroy(env->cg);
         s->slots[env->slot] = 0;
         free(env->tenant);
         free(env);
         return r;
     }
     td_function_ref(fn);
-    env->id = s->next_env_id++;
     env->pool = pool;
     env->state = ENV_INIT;
     env->last_used_ms = td_mono_ms();

@@ -40,6 +40,7 @@ struct td_env {
     enum env_state state;
     enum env_kill_reason kill_reason;
     struct td_sandbox sb;
+    struct td_cgroup *cg; /* its cgroup, or NULL when the node has none */
     uv_poll_t pid_poll;
     uv_poll_t api_poll;
     uv_poll_t log_poll;

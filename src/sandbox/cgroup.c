@@ -1,0 +1,423 @@
+#include "tenantd/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tenantd/cleanup.h"
+
+/* ---- the two implementations behind one table ---- */
+
+enum { CTRL_MEMORY, CTRL_PIDS, CTRL_CPU, CTRL_COUNT };
+static const char *const ctrl_names[CTRL_COUNT] = {"memory", "pids", "cpu"};
+
+struct cgroup_ops {
+    const char *name;
+    int (*apply_limits)(struct td_cgroup *cg, const struct td_cgroup_limits *l);
+    int (*peak_memory)(struct td_cgroup *cg, uint64_t *ret);
+    int (*oom_kills)(struct td_cgroup *cg, uint64_t *ret);
+};
+
+struct td_cgroups {
+    const struct cgroup_ops *ops;
+    /* v1: one base per controller; v2: base[0] only */
+    char base[CTRL_COUNT][PATH_MAX];
+    int n_bases;
+};
+
+struct td_cgroup {
+    struct td_cgroups *m;
+    char path[CTRL_COUNT][PATH_MAX];
+};
+
+static int write_file(const char *dir, const char *file, const char *text)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    if (n < 0)
+        return -errno;
+    return (size_t)n == strlen(text) ? 0 : -EIO;
+}
+
+static int read_file(const char *dir, const char *file, char *buf, size_t size)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, size - 1);
+    if (n < 0)
+        return -errno;
+    buf[n] = '\0';
+    return 0;
+}
+
+static int read_u64(const char *dir, const char *file, uint64_t *ret)
+{
+    char buf[64];
+    int r = read_file(dir, file, buf, sizeof(buf));
+    if (r < 0)
+        return r;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (errno || end == buf)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+/* "key value" lines (memory.oom_control, memory.events). */
+static int read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret)
+{
+    char buf[1024];
+    int r = read_file(dir, file, buf, sizeof(buf));
+    if (r < 0)
+        return r;
+    size_t klen = strlen(key);
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
+            *ret = strtoull(line + klen + 1, NULL, 10);
+            return 0;
+        }
+    }
+    *ret = 0;
+    return 0;
+}
+
+static int write_u64(const char *dir, const char *file, uint64_t v)
+{
+    char text[32];
+    snprintf(text, sizeof(text), "%" PRIu64, v);
+    return write_file(dir, file, text);
+}
+
+/* v1: memory, pids and cpu are separate hierarchies. */
+static int v1_limits(struct td_cgroup *cg, const struct td_cgroup_limits *l)
+{
+    const char *mem = cg->path[CTRL_MEMORY];
+    int r = write_u64(mem, "memory.limit_in_bytes", l->memory_bytes);
+    if (r == 0) {
+        /* Swap off: memory+swap may not exceed memory (absent without swap accounting). */
+        int s = write_u64(mem, "memory.memsw.limit_in_bytes", l->memory_bytes);
+        if (s < 0 && s != -ENOENT)
+            r = s;
+    }
+    if (r == 0)
+        r = write_u64(cg->path[CTRL_PIDS], "pids.max", l->pids_max);
+    if (r == 0) /* 1024 shares per GB of memory; at least the kernel's minimum of 2 */
+        r = write_u64(cg->path[CTRL_CPU], "cpu.shares", l->memory_mb < 2 ? 2 : l->memory_mb);
+    return r;
+}
+
+static int v1_peak(struct td_cgroup *cg, uint64_t *ret)
+{
+    return read_u64(cg->path[CTRL_MEMORY], "memory.max_usage_in_bytes", ret);
+}
+
+static int v1_oom(struct td_cgroup *cg, uint64_t *ret)
+{
+    return read_keyed(cg->path[CTRL_MEMORY], "memory.oom_control", "oom_kill", ret);
+}
+
+/* v2: one hierarchy; the daemon's directory delegates memory, pids and cpu. */
+static int v2_limits(struct td_cgroup *cg, const struct td_cgroup_limits *l)
+{
+    const char *dir = cg->path[0];
+    int r = write_u64(dir, "memory.max", l->memory_bytes);
+    if (r == 0) {
+        int s = write_file(dir, "memory.swap.max", "0");
+        if (s < 0 && s != -ENOENT)
+            r = s;
+    }
+    if (r == 0)
+        r = write_u64(dir, "pids.max", l->pids_max);
+    if (r == 0) { /* cpu.weight 1..10000, 100 by default: 100 per 1769 MB (one Lambda vCPU) */
+        uint64_t w = (uint64_t)l->memory_mb * 100 / 1769;
+        int c = write_u64(dir, "cpu.weight", w < 1 ? 1 : w > 10000 ? 10000 : w);
+        if (c < 0 && c != -ENOENT)
+            r = c;
+    }
+    return r;
+}
+
+static int v2_peak(struct td_cgroup *cg, uint64_t *ret)
+{
+    return read_u64(cg->path[0], "memory.peak", ret);
+}
+
+static int v2_oom(struct td_cgroup *cg, uint64_t *ret)
+{
+    return read_keyed(cg->path[0], "memory.events", "oom_kill", ret);
+}
+
+static const struct cgroup_ops ops_v1 = {"v1", v1_limits, v1_peak, v1_oom};
+static const struct cgroup_ops ops_v2 = {"v2", v2_limits, v2_peak, v2_oom};
+
+/* ---- where things are ---- */
+
+/* The daemon's cgroup in a hierarchy: "0::/path" (v2) or "N:memory,...:/path" (v1). */
+static int own_cgroup(const char *controller, char *out, size_t size)
+{
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[PATH_MAX + 64];
+    if (!f)
+        return -errno;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        const char *ctrls = c1 + 1;
+        bool match = controller ? false : (strcmp(line, "0") == 0 && *ctrls == '\0');
+        if (controller) {
+            char list[256];
+            snprintf(list, sizeof(list), ",%s,", ctrls);
+            char want[64];
+            snprintf(want, sizeof(want), ",%s,", controller);
+            match = strstr(list, want) != NULL;
+        }
+        if (match) {
+            snprintf(out, size, "%s", c2 + 1);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* The mount point of a hierarchy: cgroup2, or the v1 one carrying controller. */
+static int mount_point(const char *controller, char *out, size_t size)
+{
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[4096];
+    if (!f)
+        return -errno;
+    while (fgets(line, sizeof(line), f)) {
+        char mnt[PATH_MAX], type[64], opts[1024];
+        const char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+            sscanf(sep + 3, "%63s %*s %1023s", type, opts) != 2)
+            continue;
+        if (!controller && strcmp(type, "cgroup2") == 0) {
+            snprintf(out, size, "%s", mnt);
+            return 0;
+        }
+        if (controller && strcmp(type, "cgroup") == 0) {
+            char list[1100], want[64];
+            snprintf(list, sizeof(list), ",%s,", opts);
+            snprintf(want, sizeof(want), ",%s,", controller);
+            if (strstr(list, want)) {
+                snprintf(out, size, "%s", mnt);
+                return 0;
+            }
+        }
+    }
+    return -ENOENT;
+}
+
+/* A daemon killed without a chance to clean up leaves its (by then empty: the environments die
+ * with it) "tenantd.<pid>" directory behind; the next daemon removes those of dead pids. */
+static void remove_stale_dirs(const char *parent)
+{
+    _cleanup_closedir_ DIR *d = opendir(parent);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char *end;
+        if (de->d_type != DT_DIR || strncmp(de->d_name, "tenantd.", 8) != 0)
+            continue;
+        long pid = strtol(de->d_name + 8, &end, 10);
+        if (*end != '\0' || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 ||
+            errno != ESRCH)
+            continue;
+        char dir[PATH_MAX];
+        if (snprintf(dir, sizeof(dir), "%s/%s", parent, de->d_name) >= (int)sizeof(dir))
+            continue;
+        _cleanup_closedir_ DIR *sub = opendir(dir);
+        struct dirent *e;
+        while (sub && (e = readdir(sub)))
+            if (e->d_type == DT_DIR && e->d_name[0] != '.')
+                (void)unlinkat(dirfd(sub), e->d_name, AT_REMOVEDIR);
+        (void)rmdir(dir);
+    }
+}
+
+static int make_daemon_dir(const char *mnt, const char *own, char *out, size_t size)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+    remove_stale_dirs(parent);
+    int n = snprintf(out, size, "%s%s/tenantd.%d", mnt, strcmp(own, "/") == 0 ? "" : own,
+                     (int)getpid());
+    if (n < 0 || (size_t)n >= size)
+        return -ENAMETOOLONG;
+    if (mkdir(out, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int open_v2(struct td_cgroups *m)
+{
+    char mnt[PATH_MAX], own[PATH_MAX], have[256];
+    int r = mount_point(NULL, mnt, sizeof(mnt));
+    if (r == 0)
+        r = own_cgroup(NULL, own, sizeof(own));
+    if (r < 0)
+        return r;
+    char parent[PATH_MAX * 2];
+    snprintf(parent, sizeof(parent), "%s%s", mnt, own);
+    if (read_file(parent, "cgroup.controllers", have, sizeof(have)) < 0 ||
+        !strstr(have, "memory") || !strstr(have, "pids"))
+        return -ENOTSUP;
+    /* Controllers must be enabled below the daemon's cgroup for its children to use them, and
+     * a cgroup with processes may not enable them ("no internal processes"): when the
+     * daemon's cgroup is its own (a delegated service cgroup), the daemon moves to a leaf. */
+    if (write_file(parent, "cgroup.subtree_control", "+memory +pids") == -EBUSY) {
+        char leaf[PATH_MAX * 2 + 32];
+        snprintf(leaf, sizeof(leaf), "%s/tenantd.%d.daemon", parent, (int)getpid());
+        if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        char self[24];
+        snprintf(self, sizeof(self), "%d", (int)getpid());
+        if ((r = write_file(leaf, "cgroup.procs", self)) < 0)
+            return r;
+        if ((r = write_file(parent, "cgroup.subtree_control", "+memory +pids")) < 0)
+            return -ENOTSUP;
+    }
+    (void)write_file(parent, "cgroup.subtree_control", "+cpu");
+    if ((r = make_daemon_dir(mnt, own, m->base[0], sizeof(m->base[0]))) < 0)
+        return r;
+    if ((r = write_file(m->base[0], "cgroup.subtree_control", "+memory +pids")) < 0) {
+        rmdir(m->base[0]);
+        return -ENOTSUP;
+    }
+    (void)write_file(m->base[0], "cgroup.subtree_control", "+cpu");
+    m->n_bases = 1;
+    m->ops = &ops_v2;
+    return 0;
+}
+
+static int open_v1(struct td_cgroups *m)
+{
+    for (int i = 0; i < CTRL_COUNT; i++) {
+        char mnt[PATH_MAX], own[PATH_MAX];
+        int r = mount_point(ctrl_names[i], mnt, sizeof(mnt));
+        if (r == 0)
+            r = own_cgroup(ctrl_names[i], own, sizeof(own));
+        if (r == 0)
+            r = make_daemon_dir(mnt, own, m->base[i], sizeof(m->base[i]));
+        if (r < 0) {
+            for (int j = 0; j < i; j++)
+                rmdir(m->base[j]);
+            return r == -ENOENT ? -ENOTSUP : r;
+        }
+    }
+    m->n_bases = CTRL_COUNT;
+    m->ops = &ops_v1;
+    return 0;
+}
+
+int td_cgroups_open(struct td_cgroups **ret)
+{
+    struct td_cgroups *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    int r = open_v2(m);
+    if (r < 0)
+        r = open_v1(m);
+    if (r < 0) {
+        free(m);
+        return r;
+    }
+    *ret = m;
+    return 0;
+}
+
+void td_cgroups_close(struct td_cgroups *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_bases; i++)
+        (void)rmdir(m->base[i]);
+    free(m);
+}
+
+const char *td_cgroups_version(const struct td_cgroups *m)
+{
+    return m->ops->name;
+}
+
+/* ---- one environment's cgroup ---- */
+
+int td_cgroup_create(struct td_cgroups *m, const char *name, const struct td_cgroup_limits *l,
+                     struct td_cgroup **ret)
+{
+    struct td_cgroup *cg = calloc(1, sizeof(*cg));
+    int r = cg ? 0 : -ENOMEM;
+    if (cg)
+        cg->m = m;
+    for (int i = 0; r == 0 && i < m->n_bases; i++) {
+        int n = snprintf(cg->path[i], sizeof(cg->path[i]), "%s/%s", m->base[i], name);
+        if (n < 0 || (size_t)n >= sizeof(cg->path[i]))
+            r = -ENAMETOOLONG;
+        else if (mkdir(cg->path[i], 0755) < 0)
+            r = -errno;
+        if (r < 0)
+            cg->path[i][0] = '\0';
+    }
+    if (r == 0)
+        r = m->ops->apply_limits(cg, l);
+    if (r < 0) {
+        td_cgroup_destroy(cg);
+        return r;
+    }
+    *ret = cg;
+    return 0;
+}
+
+int td_cgroup_attach(struct td_cgroup *cg, pid_t pid)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%d", (int)pid);
+    for (int i = 0; i < cg->m->n_bases; i++) {
+        int r = write_file(cg->path[i], "cgroup.procs", text);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int td_cgroup_peak_memory(struct td_cgroup *cg, uint64_t *ret)
+{
+    return cg->m->ops->peak_memory(cg, ret);
+}
+
+int td_cgroup_oom_kills(struct td_cgroup *cg, uint64_t *ret)
+{
+    return cg->m->ops->oom_kills(cg, ret);
+}
+
+void td_cgroup_destroy(struct td_cgroup *cg)
+{
+    if (!cg)
+        return;
+    for (int i = 0; i < cg->m->n_bases; i++)
+        if (cg->path[i][0])
+            (void)rmdir(cg->path[i]);
+    free(cg);
+}
