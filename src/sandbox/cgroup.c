@@ -89,7 +89,8 @@ static int read_keyed(const char *dir, const char *file, const char *key, uint64
     if (r < 0)
         return r;
     size_t klen = strlen(key);
-    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (char *line = buf; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
             *ret = strtoull(line + klen + 1, NULL, 10);
             return 0;
