@@ -886,7 +886,8 @@ static int do_spoof(json_t *ev, struct tdrt_response *resp)
         snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/%s", id, kinds[i]);
         int status = api_request("POST", path, "{\"pwned\":true}", reply, sizeof(reply));
         char attack[128];
-        snprintf(attack, sizeof(attack), "answer another environment's invocation (/%s)", kinds[i]);
+        snprintf(attack, sizeof(attack),
+                 "answer another environment's invocation through 127.0.0.1:9001 (/%s)", kinds[i]);
         const char *body = strstr(reply, "\r\n\r\n");
         add(results, attack, status >= 400 && status < 500, "HTTP %d %s", status,
             body ? body + 4 : "");

@@ -288,7 +288,7 @@ async function spoof(event) {
       { method: "POST", body: '{"pwned":true}' },
     );
     results.push({
-      attack: `answer another environment's invocation (/${kind})`,
+      attack: `answer another environment's invocation through 127.0.0.1:9001 (/${kind})`,
       blocked: r.status >= 400 && r.status < 500,
       detail: `HTTP ${r.status} ${await r.text()}`,
     });
