@@ -232,7 +232,11 @@ static void build_etc(struct child_ctx *c)
     make_dir(c, "etc", 0755);
     write_root_file(c, "etc/passwd", passwd);
     write_root_file(c, "etc/group", group);
-    write_root_file(c, "etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n");
+    /* The neutral hostname resolves, as programs that look themselves up expect. */
+    char hosts[128];
+    snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t%s\n",
+             c->spec->hostname ? c->spec->hostname : "localhost");
+    write_root_file(c, "etc/hosts", hosts);
     write_root_file(c, "etc/resolv.conf", "");
     write_root_file(c, "etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n");
     char p[4200];
