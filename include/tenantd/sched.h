@@ -141,7 +141,14 @@ enum td_env_post_result {
     TD_POST_ALREADY_DONE, /* 403 InvalidStateTransition */
     TD_POST_NOT_IN_INIT,  /* 403: /init/error after init */
     TD_POST_TOO_LARGE,    /* 413; the caller got Function.ResponseSizeTooLarge */
+    TD_POST_BUSY,         /* 429: another body of this environment is being read */
 };
+/* Header stage of a POST on /response or /error (request_id set) or /init/error (NULL):
+ * TD_POST_ACCEPTED when its body may be read. Any other outcome is answered before a byte of
+ * the body is read, and an environment has one body in flight at a time, so a runtime cannot
+ * make the daemon buffer bodies it will refuse. */
+enum td_env_post_result td_env_post_begin(struct td_env *env, const char *request_id,
+                                          struct td_http_request *req);
 enum td_env_post_result td_env_response(struct td_env *env, const char *request_id,
                                         struct td_http_request *req, bool is_error);
 enum td_env_post_result td_env_init_error(struct td_env *env, struct td_http_request *req);

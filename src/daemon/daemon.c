@@ -380,7 +380,10 @@ static int start_servers(struct td_daemon *d, int listen_fd)
     struct td_http_server_options envs = {
         .name = "runtime-api",
         .listen_fd = -1,
-        .idle_timeout = 0, /* long polls and idle runtimes must not time out */
+        /* Parked long polls never time out; a connection that sat between /next and its
+         * /response for as long as the longest invocation (900 s) must not either. Anything
+         * idle longer is a runtime holding connections for nothing. */
+        .idle_timeout = 1000,
         .max_connections = 65536,
         .default_body_max = TD_RUNTIME_PAYLOAD_MAX,
         .connection_memory = 8 * 1024, /* held by every idle environment's long poll */

@@ -41,6 +41,10 @@ static void reply_post_result(struct td_http_request *req, enum td_env_post_resu
                     "State transition from Ready to InitError failed for runtime. Error: State "
                     "transition is not allowed");
         break;
+    case TD_POST_BUSY:
+        reply_error(req, 429, "TooManyRequestsException",
+                    "Another request body from this environment is being received");
+        break;
     case TD_POST_TOO_LARGE:
         reply_error(req, 413, "RequestEntityTooLarge",
                     "Exceeded maximum allowed payload size (6291556 bytes).");
@@ -51,14 +55,44 @@ static void reply_post_result(struct td_http_request *req, enum td_env_post_resu
     }
 }
 
+/* Everything is judged from the request line and headers: a request that will be refused is
+ * answered before its body is read. */
 static void on_headers(struct td_http_request *req, void *userdata)
 {
     struct td_sched *sched = userdata;
-    if (!td_sched_env(sched, td_http_conn_context(req))) {
+    struct td_env *env = td_sched_env(sched, td_http_conn_context(req));
+    struct td_route_match m;
+    if (!env) {
         td_http_drop(req);
         return;
     }
-    td_http_set_body_max(req, TD_RUNTIME_PAYLOAD_MAX);
+    td_http_set_body_max(req, 0);
+    if (td_route_runtime(td_http_method(req), td_http_path(req), &m) < 0) {
+        reply_error(req, 400, "InvalidRequestID", "Invalid request ID");
+        return;
+    }
+    enum td_env_post_result r;
+    switch (m.id) {
+    case TD_ROUTE_RUNTIME_NEXT:
+        return;
+    case TD_ROUTE_RUNTIME_RESPONSE:
+    case TD_ROUTE_RUNTIME_ERROR:
+        r = td_env_post_begin(env, m.param, req);
+        break;
+    case TD_ROUTE_RUNTIME_INIT_ERROR:
+        r = td_env_post_begin(env, NULL, req);
+        break;
+    case TD_ROUTE_METHOD_NOT_ALLOWED:
+        reply_error(req, 405, "MethodNotAllowed", "Method not allowed");
+        return;
+    default:
+        reply_error(req, 404, "NotFound", "Not found");
+        return;
+    }
+    if (r != TD_POST_ACCEPTED)
+        reply_post_result(req, r);
+    else
+        td_http_set_body_max(req, TD_RUNTIME_PAYLOAD_MAX);
 }
 
 /* A streamed response is read whole; a failure announced in its trailers is an error. */

@@ -11,9 +11,11 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tenantd/cleanup.h"
+#include "tenantd/log.h"
 
 /* ---- the two implementations behind one table ---- */
 
@@ -232,8 +234,33 @@ static int mount_point(const char *controller, char *out, size_t size)
     return -ENOENT;
 }
 
-/* A daemon killed without a chance to clean up leaves its (by then empty: the environments die
- * with it) "tenantd.<pid>" directory behind; the next daemon removes those of dead pids. */
+/* The processes left in a stale environment cgroup (a daemon killed before its environments
+ * noticed) are killed, and the cgroup removed once they are gone. */
+static void kill_and_remove(int parent_fd, const char *name)
+{
+    _cleanup_close_ int dfd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    _cleanup_close_ int killfd = openat(dfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+    if (killfd < 0 || write(killfd, "1", 1) != 1) {
+        _cleanup_close_ int procs = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+        _cleanup_fclose_ FILE *f = procs >= 0 ? fdopen(TAKE_FD(procs), "re") : NULL;
+        int pid;
+        while (f && fscanf(f, "%d", &pid) == 1)
+            if (pid > 1)
+                (void)kill(pid, SIGKILL);
+    }
+    /* Killed processes leave the cgroup asynchronously. */
+    for (int tries = 0; tries < 100; tries++) {
+        if (unlinkat(parent_fd, name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+            return;
+        struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* A daemon killed without a chance to clean up leaves its "tenantd.<pid>" directory behind,
+ * with environments in it if they outlived it; the next daemon removes those of dead pids. */
 static void remove_stale_dirs(const char *parent)
 {
     _cleanup_closedir_ DIR *d = opendir(parent);
@@ -246,15 +273,16 @@ static void remove_stale_dirs(const char *parent)
         if (*end != '\0' || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 ||
             errno != ESRCH)
             continue;
-        char dir[PATH_MAX];
-        if (snprintf(dir, sizeof(dir), "%s/%s", parent, de->d_name) >= (int)sizeof(dir))
-            continue;
-        _cleanup_closedir_ DIR *sub = opendir(dir);
+        _cleanup_close_ int stale =
+            openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_closedir_ DIR *sub = stale >= 0 ? fdopendir(TAKE_FD(stale)) : NULL;
         struct dirent *e;
         while (sub && (e = readdir(sub)))
             if (e->d_type == DT_DIR && e->d_name[0] != '.')
-                (void)unlinkat(dirfd(sub), e->d_name, AT_REMOVEDIR);
-        (void)rmdir(dir);
+                kill_and_remove(dirfd(sub), e->d_name);
+        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
+            td_log_warn("cgroup: cannot remove stale %s/%s: %s", parent, de->d_name,
+                        strerror(errno));
     }
 }
 

@@ -7,10 +7,12 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -79,6 +81,36 @@ static const char *const denied[] = {
     (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |     \
      CLONE_NEWCGROUP)
 
+/* The address families a function may open sockets of. Any other fails as unsupported: vsock
+ * reaches the hypervisor whatever the network namespace, packet sockets see raw frames, and
+ * the rest (AF_ALG, bluetooth, ...) is kernel surface no runtime needs. Allowed values are
+ * exact in all 64 bits, so a family with garbage in the upper half is refused too. */
+static bool family_allowed(unsigned long family)
+{
+    return family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK;
+}
+
+static int add_socket_family_rules(scmp_filter_ctx ctx)
+{
+    static const int calls[] = {SCMP_SYS(socket), SCMP_SYS(socketpair)};
+    _Static_assert(AF_NETLINK > AF_INET6 && AF_INET6 > AF_INET && AF_INET > AF_UNIX,
+                   "AF_NETLINK is the largest allowed family");
+    for (size_t c = 0; c < TD_ARRAY_SIZE(calls); c++) {
+        int r;
+        for (unsigned long family = 0; family < AF_NETLINK; family++) {
+            if (family_allowed(family))
+                continue;
+            struct scmp_arg_cmp eq = SCMP_A0(SCMP_CMP_EQ, family);
+            if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), calls[c], 1, eq)) < 0)
+                return r;
+        }
+        struct scmp_arg_cmp above = SCMP_A0(SCMP_CMP_GT, AF_NETLINK);
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), calls[c], 1, above)) < 0)
+            return r;
+    }
+    return 0;
+}
+
 static int add_rules(scmp_filter_ctx ctx)
 {
     int r;
@@ -101,9 +133,12 @@ static int add_rules(scmp_filter_ctx ctx)
     }
     if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
         return r;
-    /* TIOCSTI would let a process type into a terminal it shares: no environment needs it. */
-    struct scmp_arg_cmp sti = SCMP_A1(SCMP_CMP_EQ, 0x5412 /* TIOCSTI */);
-    return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1, sti);
+    /* TIOCSTI would let a process type into a terminal it shares: no environment needs it. The
+     * kernel reads the request as 32 bits, so only those are compared. */
+    struct scmp_arg_cmp sti = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, 0x5412 /* TIOCSTI */);
+    if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1, sti)) < 0)
+        return r;
+    return add_socket_family_rules(ctx);
 }
 
 int td_seccomp_build(struct td_seccomp_filter *out)
@@ -113,6 +148,9 @@ int td_seccomp_build(struct td_seccomp_filter *out)
     if (!ctx)
         return -ENOMEM;
     int r = add_rules(ctx);
+    /* A call of another architecture's ABI (x32, i386) ends the whole process, not one thread. */
+    if (r == 0)
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
     /* A binary tree of syscall numbers: cheaper to load and to run. */
     if (r == 0)
         r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);

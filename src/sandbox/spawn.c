@@ -79,6 +79,7 @@ struct child_ctx {
 
 static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
                                         "/lib32", "/lib64", "/libx32"};
+_Static_assert(TD_ARRAY_SIZE(host_dirs) <= HOST_DIRS_MAX, "room for every host directory");
 static const char *const dev_nodes[DEV_NODES] = {"null",   "zero",    "full",
                                                  "random", "urandom", "tty"};
 
@@ -164,6 +165,13 @@ static void bind_fd(struct child_ctx *c, int fd, const char *rel, bool is_file, 
                     MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | locked_flags(fd),
                     NULL),
               "bind mount read-only");
+    /* The remount covers the top mount only: host mounts below it (a separate /usr/local, a
+     * code directory on another filesystem) become read-only, nosuid and nodev too. Kernels
+     * before 5.12 lack mount_setattr; there the top mount is what there is to cover. */
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    if (read_only && mount_setattr(AT_FDCWD, p, AT_RECURSIVE, &attr, sizeof(attr)) < 0 &&
+        errno != ENOSYS)
+        child_fail(c, "bind mount read-only (recursive)", errno);
 }
 
 static int open_path(const char *path, bool directory)
@@ -176,9 +184,10 @@ static void open_sources(struct child_ctx *c)
 {
     const struct td_sandbox_spec *spec = c->spec;
     struct sources *src = &c->src;
+    for (size_t i = 0; i < HOST_DIRS_MAX; i++) /* every slot: close_sources closes them all */
+        src->host_dir[i] = -1;
     for (size_t i = 0; i < TD_ARRAY_SIZE(host_dirs); i++) {
         struct stat st;
-        src->host_dir[i] = -1;
         src->link_target[i][0] = '\0';
         if (lstat(host_dirs[i], &st) < 0)
             continue;
@@ -400,8 +409,11 @@ static void exec_runtime(struct child_ctx *c, int exec_err_fd)
 
     if (setsid() < 0 || dup2(c->log_fd, STDOUT_FILENO) < 0 || dup2(c->log_fd, STDERR_FILENO) < 0)
         goto fail;
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0)
+    /* Without O_CLOEXEC: should it land on fd 0 itself, dup2 is a no-op and stdin must stay
+     * open across exec. */
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull < 0 ||
+        (devnull != STDIN_FILENO && (dup2(devnull, STDIN_FILENO) < 0 || close(devnull) < 0)))
         goto fail;
     /* Lambda's descriptor limit, and no core files. */
     struct rlimit nofile = {1024, 1024}, core = {0, 0};
@@ -508,6 +520,17 @@ static void restrict_init(struct child_ctx *c)
     cap_free(caps);
 }
 
+/* The parent-death signal is cleared by every change of the process's ids (the fs ids while
+ * building the root included): arm it again, then make sure the daemon did not die in the
+ * window, which its end of the sync socket tells (getppid is 0 across the PID namespace). */
+static void rearm_parent_death(struct child_ctx *c)
+{
+    char byte;
+    CHECK(c, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "parent death signal");
+    if (recv(c->sync_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+        _exit(TD_SANDBOX_EXIT_SETUP);
+}
+
 static void child_main(struct child_ctx *c)
 {
     const struct td_sandbox_spec *spec = c->spec;
@@ -518,6 +541,7 @@ static void child_main(struct child_ctx *c)
     CHECK(c, unshare(CLONE_NEWCGROUP), "cgroup namespace");
     open_sources(c);
     build_root(c);
+    rearm_parent_death(c);
     close_sources(&c->src);
     loopback_up(c);
     if (spec->hostname)
@@ -539,6 +563,7 @@ static void child_main(struct child_ctx *c)
     close(pipefd[1]);
     close(c->log_fd);
     restrict_init(c);
+    rearm_parent_death(c);
     int err = 0;
     ssize_t n;
     do

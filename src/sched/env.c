@@ -407,6 +407,10 @@ static void mark_dead(struct td_env *env)
         td_http_set_owner(req, NULL, NULL);
         td_http_drop(req);
     }
+    if (env->post_req) { /* its handler finds the environment dead */
+        td_http_set_owner(env->post_req, NULL, NULL);
+        env->post_req = NULL;
+    }
     sched_env_gone(env->sched, env);
 }
 
@@ -484,8 +488,14 @@ static void fail_on_exit(struct td_env *env)
         return;
     }
     describe_exit(env->exit_status, why, sizeof(why));
+    /* The OOM killer sends SIGKILL to the runtime (init then exits 128 + 9) or to init itself
+     * (when /tmp's pages fill the cgroup, no process owns them). A runtime that exits some
+     * other way after an OOM kill of one of its children is not an OOM. */
+    int st = env->exit_status;
+    bool killed = (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) ||
+                  (WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL);
     uint64_t oom = 0;
-    if (env->cg && td_cgroup_oom_kills(env->cg, &oom) == 0 && oom > 0) {
+    if (killed && env->cg && td_cgroup_oom_kills(env->cg, &oom) == 0 && oom > 0) {
         env_fail_invocation(env, "Runtime.OutOfMemory",
                             "RequestId: %s Error: Runtime exited with error: %s", inv->request_id,
                             why);
@@ -850,9 +860,48 @@ void td_env_next(struct td_env *env, struct td_http_request *req)
         sched_env_available(env->sched, env);
 }
 
+static void post_gone(struct td_http_request *req, void *owner)
+{
+    struct td_env *env = owner;
+    if (env->post_req == req)
+        env->post_req = NULL;
+}
+
+static void post_end(struct td_env *env, struct td_http_request *req)
+{
+    if (env->post_req == req) {
+        env->post_req = NULL;
+        td_http_set_owner(req, NULL, NULL);
+    }
+}
+
+static enum td_env_post_result post_allowed(const struct td_env *env, const char *request_id)
+{
+    if (!request_id)
+        return env->state == ENV_INIT && !env->init_error ? TD_POST_ACCEPTED : TD_POST_NOT_IN_INIT;
+    const struct td_invocation *inv = env->inv;
+    if (inv && inv->state == TD_INV_DELIVERED && strcmp(inv->request_id, request_id) == 0)
+        return TD_POST_ACCEPTED;
+    return strcmp(env->last_done_id, request_id) == 0 ? TD_POST_ALREADY_DONE : TD_POST_UNKNOWN_ID;
+}
+
+enum td_env_post_result td_env_post_begin(struct td_env *env, const char *request_id,
+                                          struct td_http_request *req)
+{
+    enum td_env_post_result r = post_allowed(env, request_id);
+    if (r != TD_POST_ACCEPTED)
+        return r;
+    if (env->post_req)
+        return TD_POST_BUSY;
+    env->post_req = req;
+    td_http_set_owner(req, env, post_gone);
+    return TD_POST_ACCEPTED;
+}
+
 enum td_env_post_result td_env_response(struct td_env *env, const char *request_id,
                                         struct td_http_request *req, bool is_error)
 {
+    post_end(env, req);
     struct td_invocation *inv = env->inv;
     if (!inv || inv->state != TD_INV_DELIVERED || strcmp(inv->request_id, request_id) != 0)
         return strcmp(env->last_done_id, request_id) == 0 ? TD_POST_ALREADY_DONE
@@ -896,6 +945,7 @@ enum td_env_post_result td_env_response(struct td_env *env, const char *request_
 
 enum td_env_post_result td_env_init_error(struct td_env *env, struct td_http_request *req)
 {
+    post_end(env, req);
     if (env->state != ENV_INIT || env->init_error)
         return TD_POST_NOT_IN_INIT;
     env->init_error = td_http_body_steal(req, &env->init_error_len);

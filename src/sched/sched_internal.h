@@ -52,6 +52,7 @@ struct td_env {
     unsigned open_handles;
     bool line_start;                  /* the function log is at the start of a line */
     struct td_http_request *next_req; /* parked GET /next */
+    struct td_http_request *post_req; /* the POST whose body is being read (one at a time) */
     struct td_invocation *inv;        /* the invocation it holds */
     char *init_error;                 /* body of /init/error */
     size_t init_error_len;

@@ -46,6 +46,7 @@ export async function handler(event) {
     urandom: read8("/dev/urandom"),
     zero: read8("/dev/zero"),
     shm: (() => { fs.writeFileSync("/dev/shm/x", "y"); return fs.readFileSync("/dev/shm/x", "utf8"); })(),
+    stdin: fs.readlinkSync("/proc/self/fd/0"),
     ls: execFileSync("/bin/ls", ["/var/task"], { encoding: "utf8" }).trim(),
   };
 }
@@ -118,6 +119,7 @@ test("/tmp is private and sized by EphemeralStorage; /dev is minimal; /proc show
   assert.deepEqual(view.dev, ["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]);
   assert.equal(view.shm, "y");
   assert.equal(view.devnull, 0);
+  assert.equal(view.stdin, "/dev/null", "the runtime's stdin is /dev/null, open");
   assert.deepEqual(view.urandom, [8, false]);
   assert.deepEqual(view.zero, [8, true]);
   const proc = view.mounts.find((m) => m.point === "/proc");

@@ -13,7 +13,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { ListFunctionsCommand } from "@aws-sdk/client-lambda";
@@ -304,8 +304,54 @@ for (const s of suites) {
   });
 }
 
-test("no process of any environment survives the daemon", async () => {
-  assert.ok(d.sandboxProcesses().length > 0, "environments are running before the stop");
-  await d.stop();
-  await waitFor("all sandbox processes gone", () => d.sandboxProcesses().length === 0, 10000);
+// Every process in one of this daemon's environment cgroups (init included, which runs as
+// root outside the sandbox's uid range).
+function environmentProcesses(daemonPid) {
+  const marker = `/tenantd.${daemonPid}/env-`;
+  return readdirSync("/proc")
+    .filter((n) => /^\d+$/.test(n))
+    .filter((pid) => (readOr(`/proc/${pid}/cgroup`) ?? "").includes(marker))
+    .map(Number);
+}
+
+function cgroupDirsNamed(name, dir = "/sys/fs/cgroup", depth = 0, out = []) {
+  if (depth > 6) return out;
+  let entries = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    if (e.name === name) out.push(join(dir, e.name));
+    else cgroupDirsNamed(name, join(dir, e.name), depth + 1, out);
+  }
+  return out;
+}
+
+test("no process of any environment survives the daemon killed with SIGKILL; the next daemon clears its cgroups", async () => {
+  const pid = d.proc.pid;
+  // Environments of several functions and tenants, idle and prewarmed.
+  for (const tenant of ["k1", "k2", "k3"]) {
+    const r = await invoke(d.lambda, { FunctionName: "hostile-c", TenantId: tenant, Payload: payload({ action: "ping" }) });
+    assert.equal(r.json?.pong, true, r.text);
+  }
+  const before = environmentProcesses(pid);
+  assert.ok(before.length >= 6, `environment processes before: ${before}`);
+  d.proc.kill("SIGKILL");
+  await d.exited;
+  const left = await waitFor("every environment process gone", () => {
+    const p = environmentProcesses(pid);
+    return p.length === 0 ? [] : null;
+  }, 10000).catch(() => environmentProcesses(pid));
+  assert.deepEqual(left, [], `still running: ${left.map((p) => `${p} ${readOr(`/proc/${p}/cmdline`, "")}`).join("; ")}`);
+  const stale = cgroupDirsNamed(`tenantd.${pid}`);
+  assert.ok(stale.length > 0, "a killed daemon leaves its cgroup directories");
+  const next = await startDaemon({ stateDir: d.stateDir });
+  try {
+    assert.deepEqual(cgroupDirsNamed(`tenantd.${pid}`), [], "the next daemon removed them");
+  } finally {
+    await next.stop();
+  }
 });

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/capability.h>
+#include <linux/vm_sockets.h>
 #include <linux/netlink.h>
 #include <linux/perf_event.h>
 #include <linux/rtnetlink.h>
@@ -634,6 +635,35 @@ static void attack_raw_sockets(json_t *results)
         blocked, "%s", detail);
 }
 
+/* Address families beyond unix, inet, inet6 and netlink: vsock reaches the hypervisor past any
+ * network namespace, AF_ALG is kernel crypto surface. Upper bits of the family (the kernel reads
+ * an int) must not smuggle AF_INET past the filter either; nor TIOCSTI past the ioctl rule. */
+static void attack_families(json_t *results)
+{
+    char detail[512] = "";
+    bool blocked = true;
+    static const struct {
+        const char *name;
+        unsigned long family;
+    } tries[] = {{"AF_VSOCK", AF_VSOCK},
+                 {"AF_ALG", AF_ALG},
+                 {"AF_BLUETOOTH", AF_BLUETOOTH},
+                 {"AF_INET | 1 << 32", AF_INET | (1UL << 32)}};
+    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+        long fd = syscall(SYS_socket, tries[i].family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int err = fd < 0 ? errno : 0;
+        if (fd >= 0)
+            close((int)fd);
+        blocked &= err == EAFNOSUPPORT;
+        note(detail, sizeof(detail), tries[i].name, err);
+    }
+    add(results, "open vsock, AF_ALG or other address families (also with high bits set)", blocked,
+        "%s", detail);
+    long rc = syscall(SYS_ioctl, 0, 0x5412UL | (1UL << 32), "x");
+    add(results, "push input into a terminal (TIOCSTI, also with high bits set)",
+        rc < 0 && errno == EPERM, "%s", rc < 0 ? strerrorname_np(errno) : "succeeded");
+}
+
 /* ---- A: escape attempts, one line each ---- */
 
 static void expect_denied(json_t *results, const char *attack, long rc)
@@ -830,6 +860,7 @@ static int do_attacks(json_t *ev, struct tdrt_response *resp)
     attack_network(results, (int)json_integer_value(json_object_get(ev, "daemonPort")),
                    json_object_get(ev, "hostAddrs"));
     attack_raw_sockets(results);
+    attack_families(results);
     attack_escapes(results);
     attack_privileges(results);
     attack_setuid(results);
