@@ -280,6 +280,9 @@ static void build_dev(struct child_ctx *c)
         path_in_root(c, links[i][1], p, sizeof(p));
         CHECK(c, symlink(links[i][0], p), "dev symlink");
     }
+    path_in_root(c, "dev", p, sizeof(p));
+    CHECK(c, mount(NULL, p, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL),
+          "remount /dev read-only");
 }
 
 static void build_root(struct child_ctx *c)
@@ -415,10 +418,25 @@ static void exec_runtime(struct child_ctx *c, int exec_err_fd)
     if (devnull < 0 ||
         (devnull != STDIN_FILENO && (dup2(devnull, STDIN_FILENO) < 0 || close(devnull) < 0)))
         goto fail;
-    /* Lambda's descriptor limit, and no core files. */
-    struct rlimit nofile = {1024, 1024}, core = {0, 0};
-    if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
-        goto fail;
+    /* Lambda's descriptor limit, no core files, and none of the daemon's own limits that could
+     * let a function starve the host: no real-time scheduling, no raised priority, the
+     * default locked-memory allowance. */
+    static const struct {
+        int resource;
+        rlim_t value;
+    } limits[] = {{RLIMIT_NOFILE, 1024},    {RLIMIT_CORE, 0}, {RLIMIT_RTPRIO, 0},
+                  {RLIMIT_RTTIME, 0},       {RLIMIT_NICE, 0}, {RLIMIT_MEMLOCK, 8 * 1024 * 1024},
+                  {RLIMIT_MSGQUEUE, 819200}};
+    for (size_t i = 0; i < TD_ARRAY_SIZE(limits); i++) {
+        struct rlimit rl;
+        if (getrlimit(limits[i].resource, &rl) < 0)
+            goto fail;
+        /* Only ever lowered: raising a hard limit needs a capability the child lacks. */
+        rlim_t v = rl.rlim_max < limits[i].value ? rl.rlim_max : limits[i].value;
+        rl.rlim_cur = rl.rlim_max = v;
+        if (setrlimit(limits[i].resource, &rl) < 0)
+            goto fail;
+    }
     if (chdir("/var/task") < 0 || drop_capability_bounds() < 0 || setgroups(0, NULL) < 0 ||
         setresgid(TD_SANDBOX_GID, TD_SANDBOX_GID, TD_SANDBOX_GID) < 0 ||
         setresuid(TD_SANDBOX_UID, TD_SANDBOX_UID, TD_SANDBOX_UID) < 0 || drop_capabilities() < 0)

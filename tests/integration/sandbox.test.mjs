@@ -47,6 +47,7 @@ export async function handler(event) {
     zero: read8("/dev/zero"),
     shm: (() => { fs.writeFileSync("/dev/shm/x", "y"); return fs.readFileSync("/dev/shm/x", "utf8"); })(),
     stdin: fs.readlinkSync("/proc/self/fd/0"),
+    devWrite: (() => { try { fs.writeFileSync("/dev/probe", "x"); return "ok"; } catch (e) { return e.code; } })(),
     ls: execFileSync("/bin/ls", ["/var/task"], { encoding: "utf8" }).trim(),
   };
 }
@@ -120,6 +121,7 @@ test("/tmp is private and sized by EphemeralStorage; /dev is minimal; /proc show
   assert.equal(view.shm, "y");
   assert.equal(view.devnull, 0);
   assert.equal(view.stdin, "/dev/null", "the runtime's stdin is /dev/null, open");
+  assert.equal(view.devWrite, "EROFS", "/dev is read-only");
   assert.deepEqual(view.urandom, [8, false]);
   assert.deepEqual(view.zero, [8, true]);
   const proc = view.mounts.find((m) => m.point === "/proc");
@@ -130,6 +132,8 @@ test("/tmp is private and sized by EphemeralStorage; /dev is minimal; /proc show
 test("limits: nofile 1024, no core dumps; the cgroup namespace shows only its own root", () => {
   assert.match(view.limits, /^Max open files\s+1024\s+1024/m);
   assert.match(view.limits, /^Max core file size\s+0\s+0/m);
+  assert.match(view.limits, /^Max realtime priority\s+0\s+0/m);
+  assert.match(view.limits, /^Max nice priority\s+0\s+0/m);
   for (const line of view.cgroup.trim().split("\n")) assert.match(line, /:\/$/, line);
   // From the host, the environment's processes are in a cgroup of their own under the daemon's
   // (for memory and pids: v1 lines name the controller, the v2 line is "0::").
