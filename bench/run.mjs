@@ -99,7 +99,9 @@ http {
 
 async function startTenantd(args = [], cgroup = null) {
   const state = mkdtempSync(join(work, "state-"));
-  const argv = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state, "--idle-timeout", "3600", ...args];
+  const roles = join(state, "roles.json");
+  writeFileSync(roles, JSON.stringify({ Roles: [{ RoleName: "bench" }] }));
+  const argv = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state, "--idle-timeout", "3600", "--roles", roles, ...args];
   const bin = join(build, "tenantd");
   const proc = cgroup
     ? spawn("sh", ["-c", `echo $$ > ${cgroup.procs} && exec "$0" "$@"`, bin, ...argv], { stdio: ["ignore", "pipe", "ignore"] })

@@ -7,20 +7,37 @@ import {
   UpdateFunctionCodeCommand,
   InvokeCommand,
 } from "@aws-sdk/client-lambda";
+import { IAMClient, CreateRoleCommand } from "@aws-sdk/client-iam";
 
 process.removeAllListeners("warning");
 const state = process.argv[2];
 const build = process.env.TENANTD_BUILD_DIR;
 const endpoint = readFileSync(join(state, "endpoint"), "utf8").trim();
 const creds = readFileSync(join(state, "credentials"), "utf8");
-const lambda = new LambdaClient({
+const clientConfig = {
   endpoint,
   region: "us-east-1",
   credentials: {
     accessKeyId: /aws_access_key_id\s*=\s*(\S+)/.exec(creds)[1],
     secretAccessKey: /aws_secret_access_key\s*=\s*(\S+)/.exec(creds)[1],
   },
-});
+};
+const lambda = new LambdaClient(clientConfig);
+const iam = new IAMClient(clientConfig);
+
+// The functions' execution role (a function's Role must name an existing role).
+try {
+  await iam.send(new CreateRoleCommand({
+    RoleName: "demo",
+    AssumeRolePolicyDocument: JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    }),
+  }));
+  console.log("created role demo");
+} catch (e) {
+  if (e.name !== "EntityAlreadyExistsException" && e.name !== "EntityAlreadyExists") throw e;
+}
 
 const functions = [
   { name: "demo-isolation-c", runtime: "provided.al2023", handler: "bootstrap", zip: "examples/isolation.zip", label: "C (provided.al2023)" },

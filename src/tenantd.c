@@ -24,6 +24,8 @@ static void usage(FILE *out)
             "  --prewarm N              tenant-neutral environments kept ready per PER_TENANT\n"
             "                           function (default 2)\n"
             "  --uid-base N             sandboxes run as uids N .. N+65535 (default 3000000)\n"
+            "  --roles FILE             declare IAM roles (JSON; see docs/tenancy-policies.md)\n"
+            "  --strict-tenancy         refuse policies that could cross tenants (see the lint)\n"
             "  --debug                  verbose logs\n");
 }
 
@@ -78,6 +80,8 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
         {"node", required_argument, NULL, 'N'},
         {"uid-base", required_argument, NULL, 'u'},
         {"prewarm", required_argument, NULL, 'p'},
+        {"roles", required_argument, NULL, 'R'},
+        {"strict-tenancy", no_argument, NULL, 'S'},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -118,6 +122,12 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
             break;
         case 'u':
             bad |= parse_uint(optarg, 65536, 4000000000LL - 65536, &cfg->uid_base);
+            break;
+        case 'R':
+            bad |= copy_arg(cfg->roles_file, sizeof(cfg->roles_file), optarg);
+            break;
+        case 'S':
+            cfg->strict_tenancy = true;
             break;
         case 'd':
             cfg->debug = true;

@@ -12,8 +12,11 @@
 #include "tenantd/sched.h"
 #include "tenantd/store.h"
 
+struct td_iam;
+
 struct td_services {
     struct td_store *store;
+    struct td_iam *iam; /* roles: a function's Role must name one */
     struct td_registry *registry;
     struct td_sched *sched;
     struct td_service_identity id;

@@ -19,6 +19,8 @@ struct td_daemon_config {
     char node_modules_dir[PATH_MAX]; /* where aws-lambda-ric is installed; "" = none */
     char node_bin[PATH_MAX];
     unsigned uid_base;
+    char roles_file[PATH_MAX]; /* "" = none */
+    bool strict_tenancy;
     bool debug;
 };
 

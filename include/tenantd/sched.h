@@ -127,9 +127,23 @@ void td_sched_retire(struct td_sched *s, const struct td_function *fn);
 
 /* ---- the Runtime API side (each environment's own listener) ---- */
 
+/* Where an environment fetches its credentials (GET, on its own listener). */
+#define TD_ENV_CREDENTIALS_PATH "/2024-tenantd/credentials"
+
 /* The environment behind a connection context, or NULL once it is gone. */
 struct td_env *td_sched_env(struct td_sched *s, uint64_t env_id);
 const char *td_env_tenant(const struct td_env *env);
+/* The function an environment runs, and what its credentials are bound to: a string unique
+ * to this environment (across daemon restarts too), carried by every token minted for it. */
+const struct td_function *td_env_function(const struct td_env *env);
+const char *td_env_binding(const struct td_env *env);
+/* The token the environment's credentials endpoint expects in Authorization (it is in the
+ * environment's AWS_CONTAINER_AUTHORIZATION_TOKEN). */
+const char *td_env_api_token(const struct td_env *env);
+/* The environment's last credentials document while more than min_left_s of it remain. */
+const char *td_env_credentials(const struct td_env *env, int64_t now_s, int64_t min_left_s);
+/* Keep a credentials document (taken over) that expires at expires_s. */
+void td_env_set_credentials(struct td_env *env, char *doc, int64_t expires_s);
 /* One of the environment's connections to its API socket closed. */
 void td_env_connection_closed(struct td_env *env);
 /* GET /runtime/invocation/next. Answers at once or parks the request. */

@@ -1,4 +1,4 @@
-/* Persistent state of one tenantd node: access keys, functions, code packages.
+/* Persistent state of one tenantd node: access keys, functions, code packages, IAM roles.
  * SQLite in WAL mode, one database file in the state directory. Only control-plane paths
  * use it; nothing on the warm invoke path touches the store. */
 #ifndef TENANTD_STORE_H
@@ -44,5 +44,11 @@ int td_store_function_delete(struct td_store *s, const char *name);
 typedef int (*td_store_function_fn)(const char *name, const char *config_json,
                                     const char *code_sha256_hex, void *userdata);
 int td_store_functions_load(struct td_store *s, td_store_function_fn fn, void *userdata);
+
+/* IAM roles: a JSON document per role (see src/iam/role.c). Put inserts or replaces. */
+int td_store_role_put(struct td_store *s, const char *name, const char *doc_json);
+int td_store_role_delete(struct td_store *s, const char *name);
+typedef int (*td_store_role_fn)(const char *name, const char *doc_json, void *userdata);
+int td_store_roles_load(struct td_store *s, td_store_role_fn fn, void *userdata);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "tenantd/api.h"
 #include "tenantd/cleanup.h"
+#include "tenantd/iam.h"
 #include "tenantd/log.h"
 #include "tenantd/zipcode.h"
 
@@ -119,6 +120,34 @@ static int save_function(struct td_services *svc, const struct td_function_confi
     return 0;
 }
 
+/* The function's Role must be a role of this node. A PER_TENANT function's role is linted:
+ * findings are logged, and refused under --strict-tenancy. */
+static int check_role(struct td_services *svc, const struct td_function_config *cfg,
+                      struct td_err *err)
+{
+    if (!svc->iam)
+        return 0;
+    struct td_role *role = td_iam_role_by_arn(svc->iam, cfg->role);
+    if (!role)
+        return td_err_invalid(err,
+                              "The role defined for the function cannot be assumed by Lambda.");
+    int r = 0;
+    if (cfg->per_tenant) {
+        _cleanup_buf_ struct td_buf findings = TD_BUF_INIT(16384);
+        int errors = td_iam_lint_role(role, &findings);
+        if (findings.len)
+            td_log_warn("function '%s', role %s: tenancy lint:\n%s", cfg->name, role->name,
+                        findings.data);
+        if (errors > 0 && td_iam_strict(svc->iam))
+            r = td_err_invalid(err,
+                               "The role %s would let a tenant reach other tenants' data "
+                               "(--strict-tenancy): %.800s",
+                               role->name, findings.data);
+    }
+    td_role_unref(role);
+    return r;
+}
+
 static void create_function(struct td_services *svc, struct td_http_request *req,
                             const char *request_id)
 {
@@ -130,6 +159,8 @@ static void create_function(struct td_services *svc, struct td_http_request *req
 
     td_function_config_init(&cfg);
     int r = body ? td_function_parse_create(body, &svc->id, &cfg, &zip, &err) : -EINVAL;
+    if (r == 0)
+        r = check_role(svc, &cfg, &err);
     if (r == 0 && td_registry_get(svc->registry, cfg.name))
         r = td_err_conflict(&err, "Function already exist: %s", cfg.name);
     if (r == 0) {
@@ -177,6 +208,8 @@ static void update_configuration(struct td_services *svc, struct td_http_request
         r = check_revision(body, fn, &err);
     if (r == 0)
         r = td_function_apply_update(body, &cfg, &err);
+    if (r == 0 && json_object_get(body, "Role"))
+        r = check_role(svc, &cfg, &err);
     if (r == 0)
         r = td_function_touch(&cfg);
     if (r == 0)

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <netdb.h>
 #include <signal.h>
@@ -15,36 +16,17 @@
 
 #include <uv.h>
 
+#include "daemon_internal.h"
 #include "keys.h"
 #include "tenantd/api.h"
 #include "tenantd/cleanup.h"
 #include "tenantd/envapi.h"
+#include "tenantd/iam.h"
+#include "tenantd/awsquery.h"
 #include "tenantd/log.h"
 #include "tenantd/route.h"
 #include "tenantd/seccomp.h"
 #include "tenantd/sigv4.h"
-
-#define SHUTDOWN_DRAIN_MS 3000
-
-struct td_daemon {
-    const struct td_daemon_config *cfg;
-    uv_loop_t loop;
-    char state_dir[PATH_MAX];
-    char sandbox_root[PATH_MAX + 16];
-    char endpoint[300];
-    struct td_keys keys;
-    struct td_sigv4_key_cache key_cache;
-    struct td_seccomp_filter seccomp;
-    struct td_cgroups *cgroups;
-    struct td_services svc;
-    struct td_http_server *api;
-    struct td_http_server *envs;
-    uv_signal_t sigterm;
-    uv_signal_t sigint;
-    uv_timer_t drain;
-    int64_t drain_deadline_ms;
-    bool stopping;
-};
 
 void td_daemon_config_defaults(struct td_daemon_config *cfg, const char *exe_path)
 {
@@ -69,88 +51,6 @@ void td_daemon_config_defaults(struct td_daemon_config *cfg, const char *exe_pat
         if (realpath(candidate, resolved))
             snprintf(cfg->node_modules_dir, sizeof(cfg->node_modules_dir), "%s", resolved);
     }
-}
-
-/* ---- authentication ---- */
-
-static void sigv4_request(struct td_http_request *req, struct td_http_header *headers,
-                          size_t max_headers, struct td_sigv4_request *out, bool with_body)
-{
-    size_t n = td_http_headers(req, headers, max_headers);
-    memset(out, 0, sizeof(*out));
-    out->method = td_http_method(req);
-    out->path = td_http_path(req);
-    out->query = td_http_query(req);
-    out->headers = headers;
-    out->n_headers = n > max_headers ? max_headers : n;
-    if (with_body)
-        out->body = td_http_body(req, &out->body_len);
-}
-
-static void sigv4_options(struct td_daemon *d, struct td_sigv4_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->service = "lambda";
-    o->region = d->cfg->region;
-    o->now_ms = td_wall_ms();
-    o->max_skew_ms = TD_SIGV4_DEFAULT_SKEW_MS;
-    o->normalize_path = true;
-    o->error_status = 403;
-    o->key_cache = &d->key_cache;
-}
-
-/* Every x-amz-* header the request carries must be covered by the signature, or a header such
- * as X-Amz-Tenant-Id could be added to a signed request. (X-Amz-Security-Token is checked
- * against its key instead, as some clients add it after signing.) */
-static bool amz_header_unsigned(const struct td_sigv4_request *req,
-                                const struct td_sigv4_auth *auth)
-{
-    for (size_t i = 0; i < req->n_headers; i++) {
-        const struct td_http_header *h = &req->headers[i];
-        if (h->name_len < 6 || strncasecmp(h->name, "x-amz-", 6) != 0 ||
-            (h->name_len == 20 && strncasecmp(h->name, "x-amz-security-token", 20) == 0))
-            continue;
-        bool found = false;
-        const char *p = auth->signed_headers;
-        while (*p && !found) {
-            size_t len = strcspn(p, ";");
-            found = len == h->name_len && strncasecmp(p, h->name, len) == 0;
-            p += len + (p[len] == ';');
-        }
-        if (!found)
-            return true;
-    }
-    return false;
-}
-
-/* Check the request's signature. With with_body false only what the headers tell is checked
- * (so that an unauthenticated client cannot make the daemon read a large body). */
-static int authenticate(struct td_daemon *d, struct td_http_request *req, bool with_body,
-                        struct td_err *err)
-{
-    struct td_http_header headers[TD_SIGV4_MAX_HEADERS];
-    struct td_sigv4_request sreq;
-    struct td_sigv4_options opts;
-    _cleanup_sigv4_auth_ struct td_sigv4_auth auth = TD_SIGV4_AUTH_INIT;
-
-    if (td_http_headers(req, headers, TD_SIGV4_MAX_HEADERS) > TD_SIGV4_MAX_HEADERS)
-        return td_err_set(err, 400, "InvalidRequestContentException", "Too many headers");
-    sigv4_request(req, headers, TD_SIGV4_MAX_HEADERS, &sreq, with_body);
-    sigv4_options(d, &opts);
-    int r = td_sigv4_parse(&sreq, &opts, &auth, err);
-    if (r < 0)
-        return r;
-    if (amz_header_unsigned(&sreq, &auth))
-        return td_err_set(err, 403, "InvalidSignatureException",
-                          "The request signature we calculated does not match the signature you "
-                          "provided: every x-amz-* header must be signed.");
-    const char *secret = td_keys_secret(&d->keys, auth.access_key_id);
-    if (!secret || auth.has_session_token)
-        return td_err_set(err, 403, "UnrecognizedClientException",
-                          "The security token included in the request is invalid.");
-    if (!with_body)
-        return 0;
-    return td_sigv4_verify(&sreq, &auth, secret, &opts, err);
 }
 
 /* ---- the main listener ---- */
@@ -211,20 +111,98 @@ static void reply_stats(struct td_daemon *d, struct td_http_request *req, const 
     json_decref(doc);
 }
 
+/* IAM and STS speak the query protocol: POST / with a form body, service in the scope. */
+static bool is_query_request(struct td_http_request *req)
+{
+    return strcmp(td_http_method(req), "POST") == 0 && strcmp(td_http_path(req), "/") == 0;
+}
+
+static bool is_query_service(const char *service)
+{
+    return strcmp(service, "iam") == 0 || strcmp(service, "sts") == 0;
+}
+
+static void reply_wrong_service(struct td_http_request *req, const char *want,
+                                const char *request_id)
+{
+    struct td_err err;
+    td_err_set(&err, 403, "InvalidSignatureException",
+               "Credential should be scoped to correct service: '%s'.", want);
+    td_http_reply_aws_error(req, &err, request_id);
+}
+
+/* The IAM action and resource of a Lambda API request. */
+static void lambda_action(struct td_daemon *d, struct td_http_request *req,
+                          const struct td_route_match *m, char *action, size_t action_size,
+                          char *resource, size_t resource_size)
+{
+    static const struct {
+        enum td_route_id id;
+        const char *action;
+    } map[] = {
+        {TD_ROUTE_LIST_FUNCTIONS, "lambda:ListFunctions"},
+        {TD_ROUTE_CREATE_FUNCTION, "lambda:CreateFunction"},
+        {TD_ROUTE_GET_FUNCTION, "lambda:GetFunction"},
+        {TD_ROUTE_DELETE_FUNCTION, "lambda:DeleteFunction"},
+        {TD_ROUTE_GET_FUNCTION_CONFIGURATION, "lambda:GetFunctionConfiguration"},
+        {TD_ROUTE_UPDATE_FUNCTION_CONFIGURATION, "lambda:UpdateFunctionConfiguration"},
+        {TD_ROUTE_UPDATE_FUNCTION_CODE, "lambda:UpdateFunctionCode"},
+        {TD_ROUTE_INVOKE, "lambda:InvokeFunction"},
+    };
+    snprintf(action, action_size, "tenantd:%s", m->operation ? m->operation : "Unknown");
+    for (size_t i = 0; i < TD_ARRAY_SIZE(map); i++)
+        if (map[i].id == m->id)
+            snprintf(action, action_size, "%s", map[i].action);
+    const char *name = m->param;
+    json_t *body = NULL;
+    if (m->id == TD_ROUTE_CREATE_FUNCTION) { /* the name is in the body */
+        size_t len = 0;
+        const char *text = td_http_body(req, &len);
+        body = text ? json_loadb(text, len, 0, NULL) : NULL;
+        name = json_string_value(json_object_get(body, "FunctionName"));
+    }
+    if (m->id == TD_ROUTE_LIST_FUNCTIONS || !name || !*name)
+        snprintf(resource, resource_size, "*");
+    else if (strncmp(name, "arn:", 4) == 0)
+        snprintf(resource, resource_size, "%s", name);
+    else
+        snprintf(resource, resource_size, "arn:aws:lambda:%s:%s:function:%s", d->cfg->region,
+                 d->cfg->account_id, name);
+    json_decref(body);
+}
+
 static void api_on_headers(struct td_http_request *req, void *userdata)
 {
     struct td_daemon *d = userdata;
     struct td_route_match m;
     struct td_err err = {0};
+    _cleanup_principal_ struct td_principal p = {0};
+    char service[TD_SIGV4_MAX_SCOPE_PART + 1] = "";
 
+    if (is_query_request(req)) {
+        if (daemon_authenticate(d, req, false, NULL, &p, service, sizeof(service), &err) < 0) {
+            daemon_query_error(req, "sts", &err, NULL);
+            return;
+        }
+        if (!is_query_service(service)) {
+            reply_wrong_service(req, "lambda", NULL);
+            return;
+        }
+        td_http_set_body_max(req, TD_QUERY_MAX_BODY);
+        return;
+    }
     if (!route_request(req, &m))
         return;
     if (m.id == TD_ROUTE_CODE_DOWNLOAD) {
         td_http_set_body_max(req, 0);
         return;
     }
-    if (authenticate(d, req, false, &err) < 0) {
+    if (daemon_authenticate(d, req, false, NULL, &p, service, sizeof(service), &err) < 0) {
         td_http_reply_aws_error(req, &err, NULL);
+        return;
+    }
+    if (strcmp(service, "lambda") != 0) {
+        reply_wrong_service(req, "lambda", NULL);
         return;
     }
     td_http_set_body_max(req, m.id == TD_ROUTE_INVOKE ? td_invoke_body_max(req)
@@ -237,20 +215,41 @@ static void api_on_request(struct td_http_request *req, void *userdata)
     struct td_route_match m;
     struct td_err err = {0};
     char request_id[TD_UUID_LEN + 1];
+    _cleanup_principal_ struct td_principal p = {0};
+    char service[TD_SIGV4_MAX_SCOPE_PART + 1] = "";
 
-    if (!route_request(req, &m))
-        return;
     if (td_uuid4(request_id) < 0) {
         td_http_drop(req);
         return;
     }
+    if (is_query_request(req)) {
+        if (daemon_authenticate(d, req, true, NULL, &p, service, sizeof(service), &err) < 0)
+            daemon_query_error(req, is_query_service(service) ? service : "sts", &err, request_id);
+        else
+            daemon_query_api(d, req, &p, service, request_id);
+        return;
+    }
+    if (!route_request(req, &m))
+        return;
     if (m.id == TD_ROUTE_CODE_DOWNLOAD) {
         td_control_code_download(&d->svc, req, m.param, request_id);
         return;
     }
-    if (!td_http_body_overflowed(req, NULL) && authenticate(d, req, true, &err) < 0) {
+    /* An oversized body cannot be hashed: its handler answers 413 without looking at it. */
+    bool overflowed = td_http_body_overflowed(req, NULL);
+    if (!overflowed &&
+        daemon_authenticate(d, req, true, NULL, &p, service, sizeof(service), &err) < 0) {
         td_http_reply_aws_error(req, &err, request_id);
         return;
+    }
+    if (!overflowed && !p.root) {
+        char action[96], resource[512];
+        lambda_action(d, req, &m, action, sizeof(action), resource, sizeof(resource));
+        if (daemon_authorize(d, &p, action, resource, request_id, 403, "AccessDeniedException",
+                             &err) < 0) {
+            td_http_reply_aws_error(req, &err, request_id);
+            return;
+        }
     }
     if (m.id == TD_ROUTE_INVOKE)
         td_invoke_handle(&d->svc, req, m.param, request_id);
@@ -377,6 +376,7 @@ static int start_servers(struct td_daemon *d, int listen_fd)
     int r = td_http_server_new(&d->loop, &api, &d->api);
     if (r < 0)
         return r;
+    daemon_env_services(d, &d->envapi);
     struct td_http_server_options envs = {
         .name = "runtime-api",
         .listen_fd = -1,
@@ -388,7 +388,7 @@ static int start_servers(struct td_daemon *d, int listen_fd)
         .default_body_max = TD_RUNTIME_PAYLOAD_MAX,
         .connection_memory = 8 * 1024, /* held by every idle environment's long poll */
         .handlers = td_envapi_handlers(),
-        .userdata = d->svc.sched,
+        .userdata = &d->envapi,
     };
     return td_http_server_new(&d->loop, &envs, &d->envs);
 }
@@ -486,6 +486,39 @@ static int announce(struct td_daemon *d)
     return 0;
 }
 
+/* Roles (store, then the roles file), the session keys, the audit log. */
+static int start_iam(struct td_daemon *d)
+{
+    struct td_iam_options opts = {.account = d->cfg->account_id,
+                                  .strict_tenancy = d->cfg->strict_tenancy};
+    int r = td_session_keys_load(d->state_dir, &d->session_keys);
+    if (r < 0) {
+        td_log_error("cannot set up the session key (%s/session.key): %s", d->state_dir,
+                     strerror(-r));
+        return r;
+    }
+    if ((r = td_iam_new(d->svc.store, &opts, &d->svc.iam)) < 0) {
+        td_log_error("cannot load the roles: %s", strerror(-r));
+        return r;
+    }
+    if (d->cfg->roles_file[0]) {
+        struct td_err err = {0};
+        if ((r = td_iam_apply_roles_file(d->svc.iam, d->cfg->roles_file, &err)) < 0) {
+            td_log_error("roles file: %s", err.status ? err.message : strerror(-r));
+            return r;
+        }
+        td_log_info("roles file %s applied", d->cfg->roles_file);
+    }
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/audit.log", d->state_dir);
+    d->audit_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (d->audit_fd < 0) {
+        td_log_error("cannot open %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
 static int daemon_start(struct td_daemon *d)
 {
     char db[PATH_MAX + 16];
@@ -504,6 +537,8 @@ static int daemon_start(struct td_daemon *d)
         return r;
     }
     td_sigv4_key_cache_init(&d->key_cache);
+    if ((r = start_iam(d)) < 0)
+        return r;
     if ((r = td_cgroups_open(&d->cgroups)) < 0)
         td_log_warn("no usable cgroup controllers (%s): environments run without memory, pids "
                     "and CPU limits",
@@ -567,6 +602,7 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     if (!d)
         return 1;
     d->cfg = cfg;
+    d->audit_fd = -1;
     td_log_max_level = cfg->debug ? TD_LOG_DEBUG : TD_LOG_INFO;
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
@@ -586,6 +622,9 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     uv_run(&d->loop, UV_RUN_DEFAULT);
     (void)uv_loop_close(&d->loop);
     td_registry_free(d->svc.registry);
+    td_iam_free(d->svc.iam);
+    if (d->audit_fd >= 0)
+        close(d->audit_fd);
     td_store_close(d->svc.store);
     td_keys_release(&d->keys);
     td_seccomp_release(&d->seccomp);

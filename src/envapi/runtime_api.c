@@ -57,13 +57,33 @@ static void reply_post_result(struct td_http_request *req, enum td_env_post_resu
 
 /* Everything is judged from the request line and headers: a request that will be refused is
  * answered before its body is read. */
+static bool is_signed(const struct td_http_request *req)
+{
+    const char *auth = td_http_header(req, "Authorization");
+    return (auth && strncmp(auth, "AWS4-HMAC-SHA256", 16) == 0) ||
+           td_http_query_param(req, "X-Amz-Credential") != NULL;
+}
+
+static bool is_credentials(const struct td_http_request *req)
+{
+    return strcmp(td_http_path(req), TD_ENV_CREDENTIALS_PATH) == 0;
+}
+
 static void on_headers(struct td_http_request *req, void *userdata)
 {
-    struct td_sched *sched = userdata;
-    struct td_env *env = td_sched_env(sched, td_http_conn_context(req));
+    struct td_envapi *api = userdata;
+    struct td_env *env = td_sched_env(api->sched, td_http_conn_context(req));
     struct td_route_match m;
     if (!env) {
         td_http_drop(req);
+        return;
+    }
+    if (is_signed(req) && api->signed_headers) {
+        api->signed_headers(req, env, api->userdata);
+        return;
+    }
+    if (is_credentials(req)) {
+        td_http_set_body_max(req, 0);
         return;
     }
     td_http_set_body_max(req, 0);
@@ -105,12 +125,23 @@ static bool response_is_error(struct td_http_request *req, enum td_route_id id)
 
 static void on_request(struct td_http_request *req, void *userdata)
 {
-    struct td_sched *sched = userdata;
-    struct td_env *env = td_sched_env(sched, td_http_conn_context(req));
+    struct td_envapi *api = userdata;
+    struct td_env *env = td_sched_env(api->sched, td_http_conn_context(req));
     struct td_route_match m;
 
     if (!env) {
         td_http_drop(req);
+        return;
+    }
+    if (is_signed(req) && api->signed_request) {
+        api->signed_request(req, env, api->userdata);
+        return;
+    }
+    if (is_credentials(req)) {
+        if (api->credentials && strcmp(td_http_method(req), "GET") == 0)
+            api->credentials(req, env, api->userdata);
+        else
+            reply_error(req, 405, "MethodNotAllowed", "Method not allowed");
         return;
     }
     if (td_route_runtime(td_http_method(req), td_http_path(req), &m) < 0) {
@@ -145,7 +176,8 @@ static void on_request(struct td_http_request *req, void *userdata)
 
 static void on_connection_closed(uint64_t context, void *userdata)
 {
-    struct td_env *env = td_sched_env(userdata, context);
+    struct td_envapi *api = userdata;
+    struct td_env *env = td_sched_env(api->sched, context);
     if (env)
         td_env_connection_closed(env);
 }

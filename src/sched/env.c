@@ -87,8 +87,9 @@ static void build_argv(const struct td_sched *s, const struct td_function *fn, s
     }
 }
 
-static void build_envp(const struct td_sched *s, const struct td_function *fn, struct strv *envp)
+static void build_envp(const struct td_sched *s, const struct td_env *env, struct strv *envp)
 {
+    const struct td_function *fn = env->fn;
     const struct td_function_config *c = &fn->cfg;
     char day[16], stream_id[33];
     uint8_t rnd[16];
@@ -127,6 +128,15 @@ static void build_envp(const struct td_sched *s, const struct td_function *fn, s
     strv_addf(envp, "AWS_LAMBDA_LOG_STREAM_NAME=%s/[$LATEST]%s", day, stream_id);
     strv_addf(envp, "AWS_REGION=%s", s->cfg.region);
     strv_addf(envp, "AWS_DEFAULT_REGION=%s", s->cfg.region);
+    /* Credentials of the function's role, scoped to the environment's tenant, from its own
+     * listener; the AWS SDKs' default chain finds them there, and the platform's services
+     * (STS, the table service) at the same address. */
+    strv_addf(envp, "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:%u%s",
+              (unsigned)s->cfg.api_port, TD_ENV_CREDENTIALS_PATH);
+    strv_addf(envp, "AWS_CONTAINER_AUTHORIZATION_TOKEN=%s", env->api_token);
+    strv_addf(envp, "AWS_ENDPOINT_URL=http://127.0.0.1:%u", (unsigned)s->cfg.api_port);
+    strv_addf(envp, "AWS_ENDPOINT_URL_STS=http://127.0.0.1:%u", (unsigned)s->cfg.api_port);
+    strv_addf(envp, "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:%u", (unsigned)s->cfg.api_port);
     if (strcmp(c->log_format, "JSON") == 0) {
         strv_addf(envp, "AWS_LAMBDA_LOG_FORMAT=JSON");
         strv_addf(envp, "AWS_LAMBDA_LOG_LEVEL=%s", c->app_log_level);
@@ -363,6 +373,7 @@ static void env_handle_closed(uv_handle_t *h)
     td_function_unref(env->fn);
     free(env->tenant);
     free(env->init_error);
+    free(env->credentials);
     free(env);
     s->reaped++;
     sched_env_freed(s);
@@ -598,6 +609,21 @@ static int take_slot(struct td_sched *s, unsigned *ret)
     return -EAGAIN;
 }
 
+/* The environment's credentials endpoint token, and the binding its credentials carry. */
+static int make_identity(struct td_env *env)
+{
+    uint8_t rnd[24];
+    char hex[2 * sizeof(rnd) + 1];
+    int r = td_random(rnd, sizeof(rnd));
+    if (r < 0)
+        return r;
+    td_hex(rnd, sizeof(rnd), hex);
+    memcpy(env->api_token, hex, 32);
+    env->api_token[32] = '\0';
+    snprintf(env->binding, sizeof(env->binding), "e%" PRIu64 ".%.16s", env->id, hex + 32);
+    return 0;
+}
+
 /* Memory limit = MemorySize (no swap), Lambda's 1024 processes, CPU weight by memory. */
 static int make_cgroup(struct td_sched *s, struct td_env *env)
 {
@@ -622,7 +648,7 @@ static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_f
     const struct td_function *fn = env->fn;
     struct strv argv = {0}, envp = {0};
     build_argv(s, fn, &argv);
-    build_envp(s, fn, &envp);
+    build_envp(s, env, &envp);
     if (argv.failed || envp.failed) {
         strv_release(&argv);
         strv_release(&envp);
@@ -683,7 +709,9 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
         (void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
         env->created_us = td_mono_us();
         env->id = s->next_env_id++;
-        r = make_cgroup(s, env);
+        r = make_identity(env);
+        if (r == 0)
+            r = make_cgroup(s, env);
         if (r == 0)
             r = spawn_sandbox(s, env, fds[1]);
         close(fds[1]);
@@ -786,6 +814,34 @@ void env_assign(struct td_env *env, struct td_invocation *inv)
 const char *td_env_tenant(const struct td_env *env)
 {
     return env->tenant;
+}
+
+const struct td_function *td_env_function(const struct td_env *env)
+{
+    return env->fn;
+}
+
+const char *td_env_binding(const struct td_env *env)
+{
+    return env->binding;
+}
+
+const char *td_env_api_token(const struct td_env *env)
+{
+    return env->api_token;
+}
+
+const char *td_env_credentials(const struct td_env *env, int64_t now_s, int64_t min_left_s)
+{
+    return env->credentials && env->credentials_expire_s - now_s > min_left_s ? env->credentials
+                                                                              : NULL;
+}
+
+void td_env_set_credentials(struct td_env *env, char *doc, int64_t expires_s)
+{
+    free(env->credentials);
+    env->credentials = doc;
+    env->credentials_expire_s = expires_s;
 }
 
 void td_env_connection_closed(struct td_env *env)

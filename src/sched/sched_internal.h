@@ -72,6 +72,10 @@ struct td_env {
     int max_memory_mb;          /* last VmHWM reading */
     int64_t max_memory_read_ms; /* when it was read */
     int exit_status;
+    char api_token[33]; /* what its credentials endpoint wants in Authorization */
+    char binding[40];   /* what its credentials are bound to: "e<id>.<random>" */
+    char *credentials;  /* the last credentials document served, or NULL */
+    int64_t credentials_expire_s;
 };
 
 struct td_sched {

@@ -96,11 +96,16 @@ export class Daemon {
   }
 
   async start() {
+    // Functions need an existing role: the tests' role, plus whatever the test declares.
+    const rolesFile = join(this.stateDir, "roles.json");
+    const roles = [{ RoleName: "tenantd-test" }, ...(this.opts.roles ?? [])];
+    writeFileSync(rolesFile, JSON.stringify({ Roles: roles }));
     const args = [
       "serve",
       "--listen", "127.0.0.1:0",
       "--state-dir", this.stateDir,
       "--uid-base", String(this.uidBase),
+      "--roles", rolesFile,
       ...(this.opts.args ?? []),
     ];
     this.proc = spawn(tenantdBin, args, {
