@@ -52,6 +52,8 @@ static const struct ref_route lambda_ref[] = {
     {"PUT", "/2015-03-31/functions/", "/code", TD_ROUTE_UPDATE_FUNCTION_CODE},
     {"POST", "/2015-03-31/functions/", "/invocations", TD_ROUTE_INVOKE},
     {"GET", "/tenantd/code/", "", TD_ROUTE_CODE_DOWNLOAD},
+    {"GET", "/tenantd/stats", NULL, TD_ROUTE_STATS},
+    {"GET", "/tenantd/audit", NULL, TD_ROUTE_AUDIT},
 };
 
 static const struct ref_route runtime_ref[] = {

@@ -1,16 +1,22 @@
 /* tenantd: command-line entry point. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tenantd/audit.h"
 #include "tenantd/daemon.h"
+#include "tenantd/policy.h"
 #include "tenantd/util.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tenantd serve [options]\n"
+            "       tenantd audit [--state-dir DIR] [--tenant T] [--principal ARN] [--action A]\n"
+            "                     [--since-ms UNIX-MS] [--limit N]\n"
+            "       tenantd template leading-key|key-prefix --table TABLE-ARN\n"
             "\n"
             "  --listen HOST:PORT       API listener (default 127.0.0.1:8900; port 0 = any)\n"
             "  --state-dir DIR          state directory (default ./.tenantd)\n"
@@ -146,10 +152,112 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
     return optind == argc ? 0 : -1;
 }
 
+/* tenantd audit: the refused requests of a node's audit log, one JSON object per line. */
+static int cmd_audit(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"state-dir", required_argument, NULL, 's'},
+        {"tenant", required_argument, NULL, 't'},
+        {"principal", required_argument, NULL, 'p'},
+        {"action", required_argument, NULL, 'a'},
+        {"since-ms", required_argument, NULL, 'S'},
+        {"limit", required_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *state = ".tenantd";
+    struct td_audit_filter f = {0};
+    int64_t v;
+    int c;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            state = optarg;
+            break;
+        case 't':
+            f.tenant = optarg;
+            break;
+        case 'p':
+            f.principal = optarg;
+            break;
+        case 'a':
+            f.action = optarg;
+            break;
+        case 'S':
+        case 'l':
+            if (td_parse_int64(optarg, c == 'S' ? 0 : 1, c == 'S' ? INT64_MAX : TD_AUDIT_MAX_LIMIT,
+                               &v) < 0) {
+                fprintf(stderr, "tenantd audit: invalid value '%s'\n", optarg);
+                return 2;
+            }
+            if (c == 'S')
+                f.since_ms = v;
+            else
+                f.limit = (size_t)v;
+            break;
+        default:
+            return 2;
+        }
+    }
+    json_t *events = NULL;
+    int r = td_audit_query(state, &f, &events);
+    if (r < 0) {
+        fprintf(stderr, "tenantd audit: %s/audit.log: %s\n", state, strerror(-r));
+        return 1;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(events, i, e)
+    {
+        char *line = json_dumps(e, JSON_COMPACT);
+        if (line)
+            puts(line);
+        free(line);
+    }
+    json_decref(events);
+    return 0;
+}
+
+/* tenantd template leading-key|key-prefix --table ARN: a safe tenant session-policy template. */
+static int cmd_template(int argc, char **argv)
+{
+    static const struct option options[] = {{"table", required_argument, NULL, 't'},
+                                            {NULL, 0, NULL, 0}};
+    const char *table = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (c != 't')
+            return 2;
+        table = optarg;
+    }
+    const char *layout = optind < argc ? argv[optind] : NULL;
+    enum td_policy_layout l;
+    if (layout && strcmp(layout, "leading-key") == 0)
+        l = TD_POLICY_LAYOUT_LEADING_KEY;
+    else if (layout && strcmp(layout, "key-prefix") == 0)
+        l = TD_POLICY_LAYOUT_KEY_PREFIX;
+    else {
+        fprintf(stderr, "usage: tenantd template leading-key|key-prefix --table TABLE-ARN\n");
+        return 2;
+    }
+    char *text = NULL;
+    if (!table || td_policy_template_builtin(l, table, &text) < 0) {
+        fprintf(stderr, "tenantd template: --table must be a DynamoDB table ARN "
+                        "(arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)\n");
+        return 2;
+    }
+    puts(text);
+    free(text);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct td_daemon_config cfg;
     td_daemon_config_defaults(&cfg, "/proc/self/exe");
+    if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "template") == 0)
+        return cmd_template(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "serve") != 0) {
         usage(stderr);
         return 2;

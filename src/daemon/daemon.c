@@ -19,6 +19,7 @@
 #include "daemon_internal.h"
 #include "keys.h"
 #include "tenantd/api.h"
+#include "tenantd/audit.h"
 #include "tenantd/cleanup.h"
 #include "tenantd/envapi.h"
 #include "tenantd/iam.h"
@@ -101,11 +102,12 @@ static void reply_stats(struct td_daemon *d, struct td_http_request *req, const 
 {
     struct td_sched_stats st;
     td_sched_get_stats(d->svc.sched, &st);
-    json_t *doc = json_pack("{s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}", "environments", "total",
-                            (json_int_t)st.envs, "idle", (json_int_t)st.idle, "busy",
-                            (json_int_t)st.busy, "starting", (json_int_t)st.starting, "created",
-                            (json_int_t)st.created, "reaped", (json_int_t)st.reaped, "queued",
-                            (json_int_t)st.queued, "rssKiB", (json_int_t)rss_kb());
+    json_t *doc =
+        json_pack("{s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I}", "environments", "total",
+                  (json_int_t)st.envs, "idle", (json_int_t)st.idle, "busy", (json_int_t)st.busy,
+                  "starting", (json_int_t)st.starting, "created", (json_int_t)st.created, "reaped",
+                  (json_int_t)st.reaped, "queued", (json_int_t)st.queued, "rssKiB",
+                  (json_int_t)rss_kb(), "accessDenied", (json_int_t)d->denied);
     struct td_http_out_header h[] = {{"x-amzn-RequestId", request_id}};
     td_http_reply_json(req, 200, h, 1, doc);
     json_decref(doc);
@@ -169,6 +171,48 @@ static void lambda_action(struct td_daemon *d, struct td_http_request *req,
         snprintf(resource, resource_size, "arn:aws:lambda:%s:%s:function:%s", d->cfg->region,
                  d->cfg->account_id, name);
     json_decref(body);
+}
+
+/* GET /tenantd/audit?tenant=&principal=&action=&since=<Unix ms>&limit=: refused requests. */
+static void reply_audit(struct td_daemon *d, struct td_http_request *req, const char *request_id)
+{
+    static const char *const names[] = {"tenant", "principal", "action", "since", "limit"};
+    char values[5][512];
+    for (size_t i = 0; i < TD_ARRAY_SIZE(names); i++) {
+        const char *raw = td_http_query_param(req, names[i]);
+        values[i][0] = '\0';
+        if (raw && td_http_percent_decode(raw, strlen(raw), values[i], sizeof(values[i])) < 0) {
+            struct td_err err;
+            td_err_invalid(&err, "Invalid value for %s", names[i]);
+            td_http_reply_aws_error(req, &err, request_id);
+            return;
+        }
+    }
+    int64_t since = 0, limit = 100;
+    if ((values[3][0] && td_parse_int64(values[3], 0, INT64_MAX, &since) < 0) ||
+        (values[4][0] && td_parse_int64(values[4], 1, TD_AUDIT_MAX_LIMIT, &limit) < 0)) {
+        struct td_err err;
+        td_err_invalid(&err, "since must be Unix milliseconds and limit 1-%d", TD_AUDIT_MAX_LIMIT);
+        td_http_reply_aws_error(req, &err, request_id);
+        return;
+    }
+    struct td_audit_filter f = {.tenant = values[0][0] ? values[0] : NULL,
+                                .principal = values[1][0] ? values[1] : NULL,
+                                .action = values[2][0] ? values[2] : NULL,
+                                .since_ms = since,
+                                .limit = (size_t)limit};
+    json_t *events = NULL;
+    struct td_err err;
+    if (td_audit_query(d->state_dir, &f, &events) < 0) {
+        td_err_internal(&err, "The audit log cannot be read");
+        td_http_reply_aws_error(req, &err, request_id);
+        return;
+    }
+    json_t *doc =
+        json_pack("{s:o, s:I}", "Events", events, "AccessDeniedTotal", (json_int_t)d->denied);
+    struct td_http_out_header h[] = {{"x-amzn-RequestId", request_id}};
+    td_http_reply_json(req, 200, h, 1, doc);
+    json_decref(doc);
 }
 
 static void api_on_headers(struct td_http_request *req, void *userdata)
@@ -255,6 +299,8 @@ static void api_on_request(struct td_http_request *req, void *userdata)
         td_invoke_handle(&d->svc, req, m.param, request_id);
     else if (m.id == TD_ROUTE_STATS)
         reply_stats(d, req, request_id);
+    else if (m.id == TD_ROUTE_AUDIT)
+        reply_audit(d, req, request_id);
     else
         td_control_handle(&d->svc, req, &m, request_id);
 }

@@ -30,6 +30,7 @@ static const struct route lambda_routes[] = {
     {"POST", "/2015-03-31/functions/{}/invocations", TD_ROUTE_INVOKE, "Invoke"},
     {"GET", "/tenantd/code/{}", TD_ROUTE_CODE_DOWNLOAD, "GetCodePackage"},
     {"GET", "/tenantd/stats", TD_ROUTE_STATS, "GetStats"},
+    {"GET", "/tenantd/audit", TD_ROUTE_AUDIT, "GetAuditEvents"},
 };
 
 static const struct route runtime_routes[] = {

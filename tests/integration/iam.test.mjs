@@ -18,7 +18,8 @@ import {
 } from "@aws-sdk/client-iam";
 import { STSClient, AssumeRoleCommand, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { LambdaClient, ListFunctionsCommand, GetFunctionCommand } from "@aws-sdk/client-lambda";
-import { createFunction, expectError, invoke, payload, readZip, startDaemon } from "./lib.mjs";
+import { execFileSync } from "node:child_process";
+import { createFunction, expectError, invoke, payload, readZip, signedFetch, startDaemon, tenantdBin } from "./lib.mjs";
 
 const ACCOUNT = "000000000000";
 const TRUST = JSON.stringify({
@@ -197,4 +198,22 @@ test("STS refusals: unknown role, bad parameters, malformed policy, forged or al
   await iam.send(new CreateRoleCommand({ RoleName: "reader", AssumeRolePolicyDocument: TRUST }));
   await iam.send(new PutRolePolicyCommand({ RoleName: "reader", PolicyName: "all", PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }) }));
   await expectError(sessionClients(c).lambda.send(new ListFunctionsCommand({})), "AccessDeniedException");
+});
+
+test("refusals are queryable: GET /tenantd/audit, tenantd audit, and a counter in /tenantd/stats", async () => {
+  const all = await (await signedFetch(d, "/tenantd/audit")).json();
+  assert.ok(all.Events.length >= 3, JSON.stringify(all));
+  assert.equal(all.AccessDeniedTotal, all.Events.length);
+  const byAction = await (await signedFetch(d, `/tenantd/audit?action=${encodeURIComponent("lambda:InvokeFunction")}`)).json();
+  assert.ok(byAction.Events.length >= 1);
+  assert.ok(byAction.Events.every((e) => e.action === "lambda:InvokeFunction"));
+  const limited = await (await signedFetch(d, "/tenantd/audit?limit=1")).json();
+  assert.deepEqual(limited.Events, all.Events.slice(-1));
+  const stats = await (await signedFetch(d, "/tenantd/stats")).json();
+  assert.equal(stats.accessDenied, all.Events.length);
+  const cli = execFileSync(tenantdBin, ["audit", "--state-dir", d.stateDir, "--action", "lambda:InvokeFunction"], { encoding: "utf8" });
+  const lines = cli.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines, byAction.Events);
+  const bad = await signedFetch(d, "/tenantd/audit?limit=0");
+  assert.equal(bad.status, 400);
 });

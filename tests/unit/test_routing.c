@@ -112,6 +112,8 @@ static void test_lambda_method_not_allowed(void **state)
     expect_lambda("GET", FN "/f/invocations", TD_ROUTE_METHOD_NOT_ALLOWED, NULL, NULL);
     expect_lambda("PUT", FN "/f/invocations", TD_ROUTE_METHOD_NOT_ALLOWED, NULL, NULL);
     expect_lambda("POST", "/tenantd/code/t", TD_ROUTE_METHOD_NOT_ALLOWED, NULL, NULL);
+    expect_lambda("GET", "/tenantd/audit", TD_ROUTE_AUDIT, "GetAuditEvents", NULL);
+    expect_lambda("POST", "/tenantd/audit", TD_ROUTE_METHOD_NOT_ALLOWED, NULL, NULL);
     expect_lambda("HEAD", FN, TD_ROUTE_METHOD_NOT_ALLOWED, NULL, NULL);
     /* Methods are case-sensitive. */
     expect_lambda("get", FN, TD_ROUTE_METHOD_NOT_ALLOWED, NULL, NULL);
