@@ -17,6 +17,7 @@ static void usage(FILE *out)
             "       tenantd audit [--state-dir DIR] [--tenant T] [--principal ARN] [--action A]\n"
             "                     [--since-ms UNIX-MS] [--limit N]\n"
             "       tenantd template leading-key|key-prefix --table TABLE-ARN\n"
+            "       tenantd lint POLICY-FILE\n"
             "\n"
             "  --listen HOST:PORT       API listener (default 127.0.0.1:8900; port 0 = any)\n"
             "  --state-dir DIR          state directory (default ./.tenantd)\n"
@@ -250,6 +251,45 @@ static int cmd_template(int argc, char **argv)
     return 0;
 }
 
+/* tenantd lint FILE: the tenancy lint of a policy document (an identity policy, or a tenant
+ * template with ${tenant}); exit status 1 when it has error findings. */
+static int cmd_lint(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: tenantd lint POLICY-FILE\n");
+        return 2;
+    }
+    json_error_t jerr;
+    json_t *doc = json_load_file(argv[1], JSON_REJECT_DUPLICATES, &jerr);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text) {
+        fprintf(stderr, "tenantd lint: %s: %s (line %d)\n", argv[1], jerr.text, jerr.line);
+        return 2;
+    }
+    struct td_policy *p = NULL;
+    struct td_err err = {0};
+    int r = td_policy_parse(text, strlen(text), TD_POLICY_MAX_CHARS_LIMIT, &p, &err);
+    free(text);
+    if (r < 0) {
+        fprintf(stderr, "tenantd lint: %s: %s: %s\n", argv[1], err.type, err.message);
+        return 2;
+    }
+    struct td_policy_lint lint = {0};
+    int errors = td_policy_lint(p, &lint);
+    for (size_t i = 0; i < lint.n; i++) {
+        const struct td_policy_finding *f = &lint.items[i];
+        printf("%s %s statement %zu%s%s%s: %s\n", f->id,
+               f->severity == TD_POLICY_ERROR ? "error" : "warning", f->statement + 1,
+               f->sid ? " (" : "", f->sid ? f->sid : "", f->sid ? ")" : "", f->message);
+    }
+    if (lint.n == 0)
+        printf("no findings\n");
+    td_policy_lint_release(&lint);
+    td_policy_free(p);
+    return errors > 0 ? 1 : errors < 0 ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
     struct td_daemon_config cfg;
@@ -258,6 +298,8 @@ int main(int argc, char **argv)
         return cmd_audit(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "template") == 0)
         return cmd_template(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "lint") == 0)
+        return cmd_lint(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "serve") != 0) {
         usage(stderr);
         return 2;
