@@ -27,5 +27,11 @@ for (const e of density) assert.ok(Number.isFinite(e.daemon_bytes_per_env), "e: 
 positive(b.f_node.first_p50, "f first invoke");
 positive(b.f_node.node_e0_p50, "f node -e 0");
 for (const size of ["1 KB", "64 KB", "1 MB", "6 MB"]) positive(b.g_payload[size].tenantd.p50, `g ${size}`);
+for (const op of ["get", "put"]) {
+  const h = b.h_tables[op].authorized;
+  positive(h.rps, `h ${op} req/s`);
+  assert.equal(h.errors, 0, `h ${op}: errors`);
+}
+positive(b.h_tables.raw_sqlite.get_per_s, "h raw SQLite");
 assert.ok(r.rows.length > 20, "the table");
 console.log(`bench smoke test: ${r.rows.length} figures, all present`);

@@ -97,12 +97,22 @@ http {
   return { url: `http://127.0.0.1:${port}`, port };
 }
 
-async function startTenantd(args = [], cgroup = null) {
+// The bench role: a table policy and the built-in tenant template (h exercises the policy path).
+const BENCH_TABLE_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/bench";
+const BENCH_ROLES = {
+  Roles: [{
+    RoleName: "bench",
+    Policies: { data: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "dynamodb:*", Resource: BENCH_TABLE_ARN }] } },
+    TenantPolicyLayout: { Layout: "leading-key", Table: BENCH_TABLE_ARN },
+  }],
+};
+
+async function startTenantd(args = [], cgroup = null, binary = null) {
   const state = mkdtempSync(join(work, "state-"));
   const roles = join(state, "roles.json");
-  writeFileSync(roles, JSON.stringify({ Roles: [{ RoleName: "bench" }] }));
+  writeFileSync(roles, JSON.stringify(BENCH_ROLES));
   const argv = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state, "--idle-timeout", "3600", "--roles", roles, ...args];
-  const bin = join(build, "tenantd");
+  const bin = binary ?? join(build, "tenantd");
   const proc = cgroup
     ? spawn("sh", ["-c", `echo $$ > ${cgroup.procs} && exec "$0" "$@"`, bin, ...argv], { stdio: ["ignore", "pipe", "ignore"] })
     : spawn(bin, argv, { stdio: ["ignore", "pipe", "ignore"] });
@@ -498,6 +508,82 @@ async function benchPayloads(d, nginx1) {
   }
 }
 
+// ---- h: the table service ------------------------------------------------------------------
+
+async function signedTables(d, credentials, target, body) {
+  const url = new URL(d.endpoint);
+  const signer = new SignatureV4({ service: "dynamodb", region: "us-east-1", credentials, sha256: Sha256 });
+  const signed = await signer.sign({
+    method: "POST",
+    protocol: "http:",
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: "/",
+    headers: { host: url.host, "content-type": "application/x-amz-json-1.0", "x-amz-target": `DynamoDB_20120810.${target}` },
+    body,
+  });
+  const out = { ...signed.headers };
+  delete out.host;
+  out.Host = url.host;
+  return { method: "POST", path: "/", headers: out };
+}
+
+// A tenant's session (AssumeRole with TenantId, through the STS endpoint), a table, an item.
+async function tablesSetup(d) {
+  const { STSClient, AssumeRoleCommand } = await import("@aws-sdk/client-sts");
+  const { DynamoDBClient, CreateTableCommand, PutItemCommand } = await import("@aws-sdk/client-dynamodb");
+  const ddb = new DynamoDBClient({ endpoint: d.endpoint, region: "us-east-1", credentials: d.credentials, maxAttempts: 1 });
+  await ddb.send(new CreateTableCommand({
+    TableName: "bench",
+    AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }, { AttributeName: "sk", AttributeType: "S" }],
+    KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }, { AttributeName: "sk", KeyType: "RANGE" }],
+    BillingMode: "PAY_PER_REQUEST",
+  }));
+  await ddb.send(new PutItemCommand({ TableName: "bench", Item: { pk: { S: "t1" }, sk: { S: "item-1" }, v: { S: "bench value" }, n: { N: "42" } } }));
+  const sts = new STSClient({ endpoint: d.endpoint, region: "us-east-1", credentials: d.credentials, maxAttempts: 1 });
+  const r = await sts.send(new AssumeRoleCommand({
+    RoleArn: "arn:aws:iam::000000000000:role/bench",
+    RoleSessionName: "t1",
+    Tags: [{ Key: "TenantId", Value: "t1" }],
+  }));
+  const credentials = { accessKeyId: r.Credentials.AccessKeyId, secretAccessKey: r.Credentials.SecretAccessKey, sessionToken: r.Credentials.SessionToken };
+  const get = JSON.stringify({ TableName: "bench", Key: { pk: { S: "t1" }, sk: { S: "item-1" } } });
+  const put = JSON.stringify({ TableName: "bench", Item: { pk: { S: "t1" }, sk: { S: "item-1" }, v: { S: "bench value" }, n: { N: "42" } } });
+  return {
+    get: wrkScript([await signedTables(d, credentials, "GetItem", get)], writeBody(get)),
+    put: wrkScript([await signedTables(d, credentials, "PutItem", put)], writeBody(put)),
+  };
+}
+
+async function benchTables(d) {
+  const noauthzBin = process.env.TENANTD_NOAUTHZ_BIN;
+  const opts = { threads: 2, connections: 8 };
+  const with_ = await tablesSetup(d);
+  const n = noauthzBin && existsSync(noauthzBin) ? await startTenantd([], null, noauthzBin) : null;
+  const without = n ? await tablesSetup(n) : null;
+  const sqliteBin = join(build, "bench/sqlite_kv");
+  const db = join(work, "sqlite-kv.db");
+  const raw = JSON.parse(execFileSync(sqliteBin, [db, String(QUICK ? 0.5 : 3)], { encoding: "utf8" }));
+  results.benchmarks.h_tables = { raw_sqlite: raw };
+  for (const op of ["get", "put"]) {
+    const name = op === "get" ? "GetItem" : "PutItem";
+    wrk(d.endpoint, { ...opts, seconds: 1, script: with_[op] });
+    const a = wrk(d.endpoint, { ...opts, script: with_[op] });
+    let b = null;
+    if (without) {
+      wrk(n.endpoint, { ...opts, seconds: 1, script: without[op] });
+      b = wrk(n.endpoint, { ...opts, script: without[op] });
+    }
+    results.benchmarks.h_tables[op] = { authorized: a, unauthorized: b };
+    const rawRate = raw[`${op}_per_s`];
+    row(`h ${name} c8`, "req/s (authz / no authz)", `${Math.round(a.rps)}`, b ? `${Math.round(b.rps)}` : "-",
+      b ? `${((a.rps / b.rps) * 100).toFixed(1)}%` : "-", "≥ 85%", b ? a.rps >= 0.85 * b.rps : undefined);
+    row(`h ${name} c8`, "p50 / p99", `${us(a.p50)} / ${us(a.p99)}`, b ? `${us(b.p50)} / ${us(b.p99)}` : "-", "");
+    row(`h ${name}`, "vs raw SQLite calls", `${Math.round(a.rps)}/s`, `${Math.round(rawRate)}/s`, `${((a.rps / rawRate) * 100).toFixed(1)}%`);
+  }
+  if (n) await stopTenantd(n);
+}
+
 function machine() {
   const git = spawnSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
   const dirty = spawnSync("git", ["-C", repo, "status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).stdout.trim() !== "";
@@ -528,6 +614,7 @@ async function main() {
     ["c", () => benchFirstInvoke(d)],
     ["f", () => benchNode(d, nginx1)],
     ["g", () => benchPayloads(d, nginx1)],
+    ["h", () => benchTables(d)],
     ["d", () => benchChurn()],
     ["e", () => benchDensity()],
   ];

@@ -55,6 +55,22 @@ struct td_role {
     struct td_policy *tenant_template_parsed;
 };
 
+/* A customer managed policy (CreatePolicy): one version, v1, which AssumeRole's PolicyArns can
+ * name as a session policy. Not attachable to roles (tenantd's roles carry inline policies). */
+struct td_managed_policy {
+    unsigned refs;
+    char name[TD_ROLE_POLICY_NAME_MAX + 1];
+    char id[TD_ROLE_ID_LEN + 1]; /* ANPA... */
+    char arn[TD_ROLE_ARN_MAX + 1];
+    char path[TD_ROLE_PATH_MAX + 1];
+    char *description;
+    char *text;
+    struct td_policy *parsed;
+    int64_t created_ms;
+};
+
+#define TD_IAM_MAX_POLICIES 1500
+
 struct td_iam_options {
     const char *account;
     bool strict_tenancy; /* refuse policies the tenancy lint flags as errors */
@@ -74,6 +90,10 @@ struct td_role *td_iam_role(struct td_iam *iam, const char *name);
 /* The role an ARN of this account names ("arn:aws:iam::<account>:role[/path/]<name>"), or NULL. */
 struct td_role *td_iam_role_by_arn(struct td_iam *iam, const char *arn);
 void td_role_unref(struct td_role *role);
+
+/* A managed policy by ARN, with a reference, or NULL. */
+struct td_managed_policy *td_iam_policy(struct td_iam *iam, const char *arn);
+void td_managed_policy_unref(struct td_managed_policy *p);
 
 /* The tenancy lint of a role as PER_TENANT functions use it: its tenant template when it has
  * one, else its identity policies. Appends one line per finding ("TENANCY001 (error) policy

@@ -52,10 +52,16 @@
 #define TD_POLICY_VERSION_2008 "2008-10-17"
 
 /* Caps on a request context (it carries untrusted request data, e.g. partition keys). */
-#define TD_POLICY_CTX_MAX_KEYS       256
-#define TD_POLICY_CTX_MAX_VALUES     1024 /* per multivalued key */
-#define TD_POLICY_CTX_MAX_KEY_LEN    512
-#define TD_POLICY_CTX_MAX_VALUE_LEN  65536
+#define TD_POLICY_CTX_MAX_KEYS      256
+#define TD_POLICY_CTX_MAX_VALUES    1024 /* per multivalued key */
+#define TD_POLICY_CTX_MAX_KEY_LEN   512
+#define TD_POLICY_CTX_MAX_VALUE_LEN 8192
+
+/* Work bound of one td_policy_evaluate, in glob steps (tens of milliseconds at most): a
+ * pathological pattern against long values fails closed instead of burning CPU. */
+#define TD_POLICY_EVAL_MAX_STEPS (16ull * 1024 * 1024)
+
+/* Tenants: ids, the session tag that carries them, the policy variable and the shorthand. */
 #define TD_POLICY_TENANT_ID_MAX      256
 #define TD_POLICY_TENANT_TAG         "TenantId"
 #define TD_POLICY_TENANT_VARIABLE    "${aws:PrincipalTag/TenantId}"
@@ -98,8 +104,8 @@ bool td_policy_uses_variables(const struct td_policy *p);
 /* A request: the action ("dynamodb:GetItem"), the resource ARN and condition keys. Key names
  * are case-insensitive (ASCII). A key is single-valued (td_policy_ctx_set) or multivalued
  * (td_policy_ctx_add); a multivalued key may be present with no value at all. Every string is
- * copied. All setters return 0, -EINVAL (NULL or empty name, or a NUL-free check failed),
- * -E2BIG past the TD_POLICY_CTX_MAX_* caps, or -ENOMEM. */
+ * copied. All setters return 0, -EINVAL (NULL context, NULL or empty key name, NULL value
+ * where one is required), -E2BIG past the TD_POLICY_CTX_MAX_* caps, or -ENOMEM. */
 struct td_policy_ctx *td_policy_ctx_new(void);
 void td_policy_ctx_free(struct td_policy_ctx *ctx);
 static inline void td_policy_ctx_freep(struct td_policy_ctx **ctx)
@@ -137,7 +143,8 @@ struct td_policy_result {
 };
 
 /* Evaluate one policy against a request: any matching Deny statement wins over any matching
- * Allow. Returns 0, or -ENOMEM / -E2BIG (a resolved variable made a pattern too long): deny. */
+ * Allow. Returns 0, or -ENOMEM, or -E2BIG (a resolved pattern too long, or more than
+ * TD_POLICY_EVAL_MAX_STEPS matching steps): treat as a deny. */
 int td_policy_evaluate(const struct td_policy *p, const struct td_policy_ctx *ctx,
                        struct td_policy_result *ret);
 

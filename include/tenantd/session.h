@@ -59,7 +59,9 @@ struct td_session {
     char session_name[TD_SESSION_NAME_MAX + 1];
     struct td_session_tag *tags;
     size_t n_tags;
-    char *policy;                     /* the session policy's text, or NULL */
+    char *policy;       /* the session policy's text, or NULL */
+    char **policy_arns; /* managed session policies (AssumeRole PolicyArns) */
+    size_t n_policy_arns;
     int64_t expires;                  /* Unix seconds */
     char env[TD_SESSION_ENV_MAX + 1]; /* environment binding, "" when none */
 };
@@ -74,6 +76,8 @@ int td_session_set_tag(struct td_session *s, const char *key, const char *value)
 const char *td_session_tag(const struct td_session *s, const char *key);
 /* Copy the session policy text (NULL clears it). -E2BIG beyond TD_SESSION_POLICY_MAX. */
 int td_session_set_policy(struct td_session *s, const char *text);
+/* Add a managed session policy by ARN (at most 10, as STS). */
+int td_session_add_policy_arn(struct td_session *s, const char *arn);
 
 /* Give the session a new access key id, and write its token (appended to token) and secret. */
 int td_session_issue(const struct td_session_keys *keys, struct td_session *s, struct td_buf *token,

@@ -50,5 +50,9 @@ int td_store_role_put(struct td_store *s, const char *name, const char *doc_json
 int td_store_role_delete(struct td_store *s, const char *name);
 typedef int (*td_store_role_fn)(const char *name, const char *doc_json, void *userdata);
 int td_store_roles_load(struct td_store *s, td_store_role_fn fn, void *userdata);
+/* IAM managed policies, by ARN, as a JSON document each (same callback shape). */
+int td_store_policy_put(struct td_store *s, const char *arn, const char *doc_json);
+int td_store_policy_delete(struct td_store *s, const char *arn);
+int td_store_policies_load(struct td_store *s, td_store_role_fn fn, void *userdata);
 
 #endif

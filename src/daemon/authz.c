@@ -2,6 +2,7 @@
  * do (the role's identity policies, intersected with the session's policies), with an audit
  * line for every refusal. */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,7 +188,13 @@ static int session_context(struct td_daemon *d, const struct td_session *s, cons
  * role's tenant template (resolved for the session's TenantId tag; a session without one gets
  * the template unresolved, whose ${tenant} matches nothing). Each is a gate of its own. */
 struct session_policies {
+    /* AssumeRole's: the inline policy, then the managed ones it named (a deleted one is
+     * missing and allows nothing); together one gate, as IAM evaluates session policies */
+    const struct td_policy *given[11];
+    size_t n_given;
     struct td_policy *inline_policy;
+    struct td_managed_policy *managed[10];
+    size_t n_managed;
     struct td_policy *tenant_policy;
     bool tenant_borrowed; /* tenant_policy is the role's, not ours to free */
 };
@@ -195,18 +202,32 @@ struct session_policies {
 static void session_policies_release(struct session_policies *sp)
 {
     td_policy_free(sp->inline_policy);
+    for (size_t i = 0; i < sp->n_managed; i++)
+        td_managed_policy_unref(sp->managed[i]);
     if (!sp->tenant_borrowed)
         td_policy_free(sp->tenant_policy);
 }
 
-static int load_session_policies(const struct td_session *s, const struct td_role *role,
-                                 struct session_policies *sp)
+static int load_session_policies(struct td_iam *iam, const struct td_session *s,
+                                 const struct td_role *role, struct session_policies *sp)
 {
     struct td_err err;
     memset(sp, 0, sizeof(*sp));
     if (s->policy && td_policy_parse(s->policy, strlen(s->policy), TD_POLICY_MAX_SESSION_CHARS,
                                      &sp->inline_policy, &err) < 0)
         return -EINVAL; /* it was checked when issued: only a changed engine gets here */
+    if (sp->inline_policy)
+        sp->given[sp->n_given++] = sp->inline_policy;
+    for (size_t i = 0; i < s->n_policy_arns && i < 10; i++) {
+        struct td_managed_policy *mp = td_iam_policy(iam, s->policy_arns[i]);
+        if (!mp)
+            continue;
+        sp->managed[sp->n_managed++] = mp;
+        sp->given[sp->n_given++] = mp->parsed;
+    }
+    /* Named policies that are all gone still make the session a session with policies. */
+    if (s->n_policy_arns && sp->n_given == 0)
+        sp->n_given = SIZE_MAX;
     if (!role->tenant_template)
         return 0;
     const char *tenant = td_session_tag(s, TD_POLICY_TENANT_TAG);
@@ -264,6 +285,15 @@ int daemon_authorize(struct td_daemon *d, const struct td_principal *p, const ch
                      const char *resource, const char *request_id, int deny_status,
                      const char *deny_type, struct td_err *err)
 {
+    return daemon_authorize_ctx(d, p, action, resource, NULL, NULL, request_id, deny_status,
+                                deny_type, err);
+}
+
+int daemon_authorize_ctx(struct td_daemon *d, const struct td_principal *p, const char *action,
+                         const char *resource, daemon_ctx_extend_fn extend, const void *arg,
+                         const char *request_id, int deny_status, const char *deny_type,
+                         struct td_err *err)
+{
     if (p->root)
         return 0;
     struct td_policy_decision dec = {.allowed = false, .reason = TD_POLICY_DENY_NO_IDENTITY_ALLOW};
@@ -276,22 +306,26 @@ int daemon_authorize(struct td_daemon *d, const struct td_principal *p, const ch
     _cleanup_policy_ctx_ struct td_policy_ctx *ctx = td_policy_ctx_new();
     struct session_policies sp;
     int r = ctx ? session_context(d, p->session, action, resource, ctx) : -ENOMEM;
+    if (r == 0 && extend)
+        r = extend(ctx, arg);
     if (r == 0)
-        r = load_session_policies(p->session, role, &sp);
+        r = load_session_policies(d->svc.iam, p->session, role, &sp);
     const struct td_policy *identity[TD_ROLE_MAX_POLICIES];
     for (size_t i = 0; i < role->n_policies; i++)
         identity[i] = role->policies[i].parsed;
-    const struct td_policy *gates[2];
-    size_t n_gates = 0;
     if (r == 0) {
-        if (sp.inline_policy)
-            gates[n_gates++] = sp.inline_policy;
-        if (sp.tenant_policy)
-            gates[n_gates++] = sp.tenant_policy;
-        /* Each session policy is its own gate: identity ∩ inline ∩ tenant template. */
+        /* identity ∩ AssumeRole's session policies ∩ the tenant template: each a gate */
         r = td_policy_authorize(identity, role->n_policies, NULL, 0, ctx, &dec);
-        for (size_t g = 0; r == 0 && dec.allowed && g < n_gates; g++)
-            r = td_policy_authorize(identity, role->n_policies, &gates[g], 1, ctx, &dec);
+        if (r == 0 && dec.allowed && sp.n_given == SIZE_MAX) {
+            dec.allowed = false;
+            dec.reason = TD_POLICY_DENY_NO_SESSION_ALLOW;
+        } else if (r == 0 && dec.allowed && sp.n_given) {
+            r = td_policy_authorize(identity, role->n_policies, sp.given, sp.n_given, ctx, &dec);
+        }
+        if (r == 0 && dec.allowed && sp.tenant_policy) {
+            const struct td_policy *gate = sp.tenant_policy;
+            r = td_policy_authorize(identity, role->n_policies, &gate, 1, ctx, &dec);
+        }
         session_policies_release(&sp);
     }
     td_role_unref(role);

@@ -23,6 +23,7 @@
 #include "tenantd/cleanup.h"
 #include "tenantd/envapi.h"
 #include "tenantd/iam.h"
+#include "tenantd/tables.h"
 #include "tenantd/awsquery.h"
 #include "tenantd/log.h"
 #include "tenantd/route.h"
@@ -121,7 +122,19 @@ static bool is_query_request(struct td_http_request *req)
 
 static bool is_query_service(const char *service)
 {
-    return strcmp(service, "iam") == 0 || strcmp(service, "sts") == 0;
+    return strcmp(service, "iam") == 0 || strcmp(service, "sts") == 0 ||
+           strcmp(service, "dynamodb") == 0;
+}
+
+/* An authentication failure of a POST /: in DynamoDB's shape when it looks like a DynamoDB
+ * request, else in the query protocol's. */
+static void reply_post_root_error(struct td_http_request *req, const char *service,
+                                  const struct td_err *err, const char *request_id)
+{
+    if (strcmp(service, "dynamodb") == 0 || td_http_header(req, "X-Amz-Target"))
+        daemon_tables_error(req, err, request_id);
+    else
+        daemon_query_error(req, is_query_service(service) ? service : "sts", err, request_id);
 }
 
 static void reply_wrong_service(struct td_http_request *req, const char *want,
@@ -225,14 +238,15 @@ static void api_on_headers(struct td_http_request *req, void *userdata)
 
     if (is_query_request(req)) {
         if (daemon_authenticate(d, req, false, NULL, &p, service, sizeof(service), &err) < 0) {
-            daemon_query_error(req, "sts", &err, NULL);
+            reply_post_root_error(req, service, &err, NULL);
             return;
         }
         if (!is_query_service(service)) {
             reply_wrong_service(req, "lambda", NULL);
             return;
         }
-        td_http_set_body_max(req, TD_QUERY_MAX_BODY);
+        td_http_set_body_max(req, strcmp(service, "dynamodb") == 0 ? TD_TABLES_BODY_MAX
+                                                                   : TD_QUERY_MAX_BODY);
         return;
     }
     if (!route_request(req, &m))
@@ -268,7 +282,9 @@ static void api_on_request(struct td_http_request *req, void *userdata)
     }
     if (is_query_request(req)) {
         if (daemon_authenticate(d, req, true, NULL, &p, service, sizeof(service), &err) < 0)
-            daemon_query_error(req, is_query_service(service) ? service : "sts", &err, request_id);
+            reply_post_root_error(req, service, &err, request_id);
+        else if (strcmp(service, "dynamodb") == 0)
+            daemon_tables_api(d, req, &p, request_id);
         else
             daemon_query_api(d, req, &p, service, request_id);
         return;
@@ -556,6 +572,16 @@ static int start_iam(struct td_daemon *d)
         td_log_info("roles file %s applied", d->cfg->roles_file);
     }
     char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/tables.db", d->state_dir);
+    struct td_table_store *store = NULL;
+    struct td_tables_options topts = {.region = d->cfg->region, .account = d->cfg->account_id};
+    if ((r = td_table_store_sqlite_open(path, &store)) < 0 ||
+        (r = td_tables_new(store, &topts, &d->tables)) < 0) {
+        if (store)
+            store->ops->close(store);
+        td_log_error("cannot open the table service's store %s: %s", path, strerror(-r));
+        return r;
+    }
     snprintf(path, sizeof(path), "%s/audit.log", d->state_dir);
     d->audit_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (d->audit_fd < 0) {
@@ -669,6 +695,7 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     (void)uv_loop_close(&d->loop);
     td_registry_free(d->svc.registry);
     td_iam_free(d->svc.iam);
+    td_tables_free(d->tables);
     if (d->audit_fd >= 0)
         close(d->audit_fd);
     td_store_close(d->svc.store);

@@ -20,6 +20,7 @@
 
 struct td_iam;
 struct td_cgroups;
+struct td_tables;
 
 #define SHUTDOWN_DRAIN_MS 3000
 
@@ -34,6 +35,7 @@ struct td_daemon {
     struct td_seccomp_filter seccomp;
     struct td_cgroups *cgroups;
     struct td_services svc;
+    struct td_tables *tables; /* the table service */
     struct td_session_keys session_keys;
     int audit_fd;    /* <state>/audit.log, O_APPEND */
     uint64_t denied; /* requests refused by authorization */
@@ -81,6 +83,21 @@ int daemon_authorize(struct td_daemon *d, const struct td_principal *p, const ch
 /* An error of the query protocol (XML) for service "iam" or "sts". */
 void daemon_query_error(struct td_http_request *req, const char *service, const struct td_err *err,
                         const char *request_id);
+
+/* The same with service-specific condition keys added to the request context by extend. */
+struct td_policy_ctx;
+typedef int (*daemon_ctx_extend_fn)(struct td_policy_ctx *ctx, const void *arg);
+int daemon_authorize_ctx(struct td_daemon *d, const struct td_principal *p, const char *action,
+                         const char *resource, daemon_ctx_extend_fn extend, const void *arg,
+                         const char *request_id, int deny_status, const char *deny_type,
+                         struct td_err *err);
+
+/* The table service (DynamoDB JSON 1.0): POST / signed for "dynamodb". Errors of the
+ * authentication stage in DynamoDB's shape. */
+void daemon_tables_api(struct td_daemon *d, struct td_http_request *req,
+                       const struct td_principal *p, const char *request_id);
+void daemon_tables_error(struct td_http_request *req, const struct td_err *err,
+                         const char *request_id);
 
 /* POST / with a form body, for the iam and sts services. */
 void daemon_query_api(struct td_daemon *d, struct td_http_request *req,

@@ -14,6 +14,7 @@
 #include "tenantd/iam.h"
 #include "tenantd/log.h"
 #include "tenantd/policy.h"
+#include "tenantd/tables.h"
 #include "tenantd/util.h"
 
 #define CREDENTIALS_LIFETIME_S 3600
@@ -129,7 +130,16 @@ static void serve_credentials(struct td_http_request *req, struct td_env *env, v
 
 static bool env_service(const char *service)
 {
-    return strcmp(service, "sts") == 0;
+    return strcmp(service, "sts") == 0 || strcmp(service, "dynamodb") == 0;
+}
+
+static void reply_auth_error(struct td_http_request *req, const char *service,
+                             const struct td_err *err, const char *request_id)
+{
+    if (strcmp(service, "dynamodb") == 0 || td_http_header(req, "X-Amz-Target"))
+        daemon_tables_error(req, err, request_id);
+    else
+        daemon_query_error(req, "sts", err, request_id);
 }
 
 static void signed_headers(struct td_http_request *req, struct td_env *env, void *userdata)
@@ -140,7 +150,7 @@ static void signed_headers(struct td_http_request *req, struct td_env *env, void
     char service[TD_SIGV4_MAX_SCOPE_PART + 1] = "";
     if (daemon_authenticate(d, req, false, td_env_binding(env), &p, service, sizeof(service),
                             &err) < 0) {
-        daemon_query_error(req, "sts", &err, NULL);
+        reply_auth_error(req, service, &err, NULL);
         return;
     }
     if (!env_service(service) || strcmp(td_http_method(req), "POST") != 0 ||
@@ -150,7 +160,7 @@ static void signed_headers(struct td_http_request *req, struct td_env *env, void
         td_http_reply_aws_error(req, &err, NULL);
         return;
     }
-    td_http_set_body_max(req, 256 * 1024);
+    td_http_set_body_max(req, strcmp(service, "dynamodb") == 0 ? TD_TABLES_BODY_MAX : 256 * 1024);
 }
 
 static void signed_request(struct td_http_request *req, struct td_env *env, void *userdata)
@@ -166,10 +176,13 @@ static void signed_request(struct td_http_request *req, struct td_env *env, void
     }
     if (daemon_authenticate(d, req, true, td_env_binding(env), &p, service, sizeof(service), &err) <
         0) {
-        daemon_query_error(req, "sts", &err, request_id);
+        reply_auth_error(req, service, &err, request_id);
         return;
     }
-    daemon_query_api(d, req, &p, service, request_id);
+    if (strcmp(service, "dynamodb") == 0)
+        daemon_tables_api(d, req, &p, request_id);
+    else
+        daemon_query_api(d, req, &p, service, request_id);
 }
 
 void daemon_env_services(struct td_daemon *d, struct td_envapi *api)

@@ -509,6 +509,227 @@ static int delete_role_tenant_policy(struct call *c)
     return r;
 }
 
+/* ---- managed policies (for AssumeRole's PolicyArns) ---- */
+
+static int write_policy(struct td_xml *x, const struct td_managed_policy *p)
+{
+    char created[25];
+    td_format_iso_ms(p->created_ms, created);
+    created[19] = 'Z';
+    created[20] = '\0';
+    int r = td_xml_open(x, "Policy");
+    if (r == 0 &&
+        ((r = td_xml_text(x, "PolicyName", p->name)) < 0 ||
+         (r = td_xml_text(x, "PolicyId", p->id)) < 0 || (r = td_xml_text(x, "Arn", p->arn)) < 0 ||
+         (r = td_xml_text(x, "Path", p->path)) < 0 ||
+         (r = td_xml_text(x, "DefaultVersionId", "v1")) < 0 ||
+         (r = td_xml_text(x, "AttachmentCount", "0")) < 0 ||
+         (r = td_xml_text(x, "PermissionsBoundaryUsageCount", "0")) < 0 ||
+         (r = td_xml_text(x, "IsAttachable", "true")) < 0 ||
+         (p->description && (r = td_xml_text(x, "Description", p->description)) < 0) ||
+         (r = td_xml_text(x, "CreateDate", created)) < 0 ||
+         (r = td_xml_text(x, "UpdateDate", created)) < 0))
+        return r;
+    return r == 0 ? td_xml_close(x) : r;
+}
+
+static int no_such_policy(struct call *c, const char *arn)
+{
+    return td_err_set(&c->err, 404, "NoSuchEntity",
+                      "Policy %.400s does not exist or is not attachable.", arn);
+}
+
+static int find_policy(struct call *c, struct td_managed_policy **ret)
+{
+    const char *arn;
+    int r = required(c, "PolicyArn", &arn);
+    if (r == 0 && strlen(arn) > TD_ROLE_ARN_MAX)
+        r = validation(c, "%s", "PolicyArn is too long");
+    if (r == 0)
+        r = authorize(c, arn);
+    if (r < 0)
+        return r;
+    *ret = td_iam_policy(c->iam, arn);
+    return *ret ? 0 : no_such_policy(c, arn);
+}
+
+static int new_policy_id(char out[TD_ROLE_ID_LEN + 1])
+{
+    int r = iam_new_role_id(out);
+    if (r == 0)
+        memcpy(out, "ANPA", 4);
+    return r;
+}
+
+static int create_policy(struct call *c)
+{
+    const char *name, *doc;
+    const char *path = td_query_get(c->q, "Path");
+    const char *desc = td_query_get(c->q, "Description");
+    int r = required(c, "PolicyName", &name);
+    if (r == 0 && !iam_valid_policy_name(name))
+        r = validation(c,
+                       "1 validation error detected: Value '%.128s' at 'policyName' failed to "
+                       "satisfy constraint: Member must satisfy regular expression pattern: "
+                       "[\\w+=,.@-]+",
+                       name);
+    if (r == 0)
+        r = required(c, "PolicyDocument", &doc);
+    if (r == 0 && path && !iam_valid_path(path))
+        r = validation(c, "%s", "Path must begin and end with '/'");
+    if (r == 0 && desc && strlen(desc) > TD_ROLE_DESCRIPTION_MAX)
+        r = validation(c, "%s", "Description must be at most 1000 characters");
+    if (r < 0)
+        return r;
+    struct td_managed_policy *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->refs = 1;
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    snprintf(p->path, sizeof(p->path), "%s", path ? path : "/");
+    snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:policy%s%s", c->iam->account, p->path, name);
+    p->created_ms = td_wall_ms();
+    if ((r = authorize(c, p->arn)) == 0 && td_map_gets(c->iam->policies, p->arn))
+        r = td_err_set(&c->err, 409, "EntityAlreadyExists",
+                       "A policy called %s already exists. Duplicate names are not allowed.", name);
+    if (r == 0 && (r = iam_parse_identity_policy(doc, &p->parsed, &c->err)) == 0 &&
+        (r = new_policy_id(p->id)) == 0) {
+        p->text = strdup(doc);
+        p->description = desc ? strdup(desc) : NULL;
+        r = !p->text || (desc && !p->description) ? -ENOMEM : iam_policy_install(c->iam, p);
+        if (r == -E2BIG)
+            r = td_err_set(&c->err, 409, "LimitExceeded",
+                           "Cannot exceed quota for PoliciesPerAccount: %d", TD_IAM_MAX_POLICIES);
+    }
+    if (r < 0) {
+        td_managed_policy_unref(p);
+        return r;
+    }
+    if ((r = begin(c)) == 0)
+        r = write_policy(c->x, p);
+    return r;
+}
+
+static int get_policy(struct call *c)
+{
+    struct td_managed_policy *p = NULL;
+    int r = find_policy(c, &p);
+    if (r == 0 && (r = begin(c)) == 0)
+        r = write_policy(c->x, p);
+    td_managed_policy_unref(p);
+    return r;
+}
+
+static int get_policy_version(struct call *c)
+{
+    struct td_managed_policy *p = NULL;
+    const char *version;
+    int r = find_policy(c, &p);
+    if (r == 0 && (r = required(c, "VersionId", &version)) == 0 && strcmp(version, "v1") != 0)
+        r = td_err_set(&c->err, 404, "NoSuchEntity",
+                       "Policy %s version %.32s does not exist or is not attachable.", p->arn,
+                       version);
+    if (r == 0) {
+        char created[25];
+        td_format_iso_ms(p->created_ms, created);
+        created[19] = 'Z';
+        created[20] = '\0';
+        if ((r = begin(c)) == 0 && (r = td_xml_open(c->x, "PolicyVersion")) == 0 &&
+            (r = encoded(c->x, "Document", p->text)) == 0 &&
+            (r = td_xml_text(c->x, "VersionId", "v1")) == 0 &&
+            (r = td_xml_text(c->x, "IsDefaultVersion", "true")) == 0 &&
+            (r = td_xml_text(c->x, "CreateDate", created)) == 0)
+            r = td_xml_close(c->x);
+    }
+    td_managed_policy_unref(p);
+    return r;
+}
+
+static int delete_policy(struct call *c)
+{
+    struct td_managed_policy *p = NULL;
+    int r = find_policy(c, &p);
+    if (r == 0 && (r = iam_policy_remove(c->iam, p->arn)) == 0)
+        r = begin(c);
+    td_managed_policy_unref(p);
+    return r;
+}
+
+struct policy_list {
+    const struct td_managed_policy **items;
+    size_t n;
+    const char *prefix;
+};
+
+static bool collect_policy(const void *key, size_t len, void *value, void *userdata)
+{
+    (void)key;
+    (void)len;
+    struct policy_list *l = userdata;
+    const struct td_managed_policy *p = value;
+    if (!l->prefix || strncmp(p->path, l->prefix, strlen(l->prefix)) == 0)
+        l->items[l->n++] = p;
+    return true;
+}
+
+static int policy_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const struct td_managed_policy *const *)a)->arn,
+                  (*(const struct td_managed_policy *const *)b)->arn);
+}
+
+static int list_policies(struct call *c)
+{
+    const char *marker = td_query_get(c->q, "Marker");
+    const char *scope = td_query_get(c->q, "Scope");
+    const char *max_items = td_query_get(c->q, "MaxItems");
+    int64_t max = 100;
+    if (max_items && td_parse_int64(max_items, 1, LIST_MAX_ITEMS, &max) < 0)
+        return validation(c, "%s", "MaxItems must be between 1 and 1000");
+    int r = authorize(c, "*");
+    if (r < 0)
+        return r;
+    struct policy_list l = {.prefix = td_query_get(c->q, "PathPrefix")};
+    l.items = calloc(td_map_size(c->iam->policies) + 1, sizeof(*l.items));
+    if (!l.items)
+        return -ENOMEM;
+    if (!scope || strcmp(scope, "AWS") != 0) /* there are no AWS managed policies here */
+        td_map_foreach(c->iam->policies, collect_policy, &l);
+    if (l.n)
+        qsort(l.items, l.n, sizeof(*l.items), policy_cmp);
+    size_t i = 0;
+    while (marker && i < l.n && strcmp(l.items[i]->arn, marker) <= 0)
+        i++;
+    if ((r = begin(c)) == 0)
+        r = td_xml_open(c->x, "Policies");
+    size_t shown = 0;
+    for (; r == 0 && i < l.n && shown < (size_t)max; i++, shown++) {
+        /* a member holds the policy's fields: write one and drop its wrapper */
+        if ((r = td_xml_open(c->x, "member")) == 0) {
+            char created[25];
+            td_format_iso_ms(l.items[i]->created_ms, created);
+            created[19] = 'Z';
+            created[20] = '\0';
+            const struct td_managed_policy *p = l.items[i];
+            if ((r = td_xml_text(c->x, "PolicyName", p->name)) == 0 &&
+                (r = td_xml_text(c->x, "PolicyId", p->id)) == 0 &&
+                (r = td_xml_text(c->x, "Arn", p->arn)) == 0 &&
+                (r = td_xml_text(c->x, "Path", p->path)) == 0 &&
+                (r = td_xml_text(c->x, "DefaultVersionId", "v1")) == 0 &&
+                (r = td_xml_text(c->x, "AttachmentCount", "0")) == 0 &&
+                (r = td_xml_text(c->x, "IsAttachable", "true")) == 0 &&
+                (r = td_xml_text(c->x, "CreateDate", created)) == 0)
+                r = td_xml_close(c->x);
+        }
+    }
+    if (r == 0 && (r = td_xml_close(c->x)) == 0)
+        r = td_xml_text(c->x, "IsTruncated", i < l.n ? "true" : "false");
+    if (r == 0 && i < l.n)
+        r = td_xml_text(c->x, "Marker", l.items[i - 1]->arn);
+    free(l.items);
+    return r;
+}
+
 /* ---- dispatch ---- */
 
 static const struct {
@@ -526,6 +747,11 @@ static const struct {
     {"PutRoleTenantPolicy", put_role_tenant_policy},
     {"GetRoleTenantPolicy", get_role_tenant_policy},
     {"DeleteRoleTenantPolicy", delete_role_tenant_policy},
+    {"CreatePolicy", create_policy},
+    {"GetPolicy", get_policy},
+    {"GetPolicyVersion", get_policy_version},
+    {"DeletePolicy", delete_policy},
+    {"ListPolicies", list_policies},
 };
 
 static int dispatch(struct call *c, const char *body, size_t len)

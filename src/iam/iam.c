@@ -42,6 +42,111 @@ static bool unref_visit(const void *key, size_t len, void *value, void *userdata
     return true;
 }
 
+static bool unref_policy_visit(const void *key, size_t len, void *value, void *userdata)
+{
+    (void)key;
+    (void)len;
+    (void)userdata;
+    td_managed_policy_unref(value);
+    return true;
+}
+
+/* ---- managed policies ---- */
+
+void td_managed_policy_unref(struct td_managed_policy *p)
+{
+    if (!p || --p->refs > 0)
+        return;
+    free(p->description);
+    free(p->text);
+    td_policy_free(p->parsed);
+    free(p);
+}
+
+struct td_managed_policy *td_iam_policy(struct td_iam *iam, const char *arn)
+{
+    struct td_managed_policy *p = td_map_gets(iam->policies, arn);
+    if (p)
+        p->refs++;
+    return p;
+}
+
+char *iam_policy_to_json(const struct td_managed_policy *p)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "PolicyName", p->name, "PolicyId",
+                          p->id, "Arn", p->arn, "Path", p->path, "PolicyDocument", p->text,
+                          "CreateDateMs", (json_int_t)p->created_ms);
+    if (o && p->description)
+        json_object_set_new(o, "Description", json_string(p->description));
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
+static int load_policy(const char *arn, const char *doc, void *userdata)
+{
+    struct td_iam *iam = userdata;
+    json_t *o = json_loads(doc, JSON_REJECT_DUPLICATES, NULL);
+    struct td_managed_policy *p = o ? calloc(1, sizeof(*p)) : NULL;
+    const char *name = json_string_value(json_object_get(o, "PolicyName"));
+    const char *id = json_string_value(json_object_get(o, "PolicyId"));
+    const char *path = json_string_value(json_object_get(o, "Path"));
+    const char *text = json_string_value(json_object_get(o, "PolicyDocument"));
+    const char *desc = json_string_value(json_object_get(o, "Description"));
+    struct td_err err;
+    int r = p && name && id && path && text && strlen(name) < sizeof(p->name) &&
+                    strlen(id) < sizeof(p->id) && strlen(arn) < sizeof(p->arn) &&
+                    strlen(path) < sizeof(p->path)
+                ? 0
+                : -EBADMSG;
+    if (r == 0) {
+        p->refs = 1;
+        snprintf(p->name, sizeof(p->name), "%s", name);
+        snprintf(p->id, sizeof(p->id), "%s", id);
+        snprintf(p->arn, sizeof(p->arn), "%s", arn);
+        snprintf(p->path, sizeof(p->path), "%s", path);
+        p->created_ms = json_integer_value(json_object_get(o, "CreateDateMs"));
+        p->text = strdup(text);
+        p->description = desc ? strdup(desc) : NULL;
+        r = p->text ? td_policy_parse(p->text, strlen(p->text), TD_POLICY_MAX_IDENTITY_CHARS,
+                                      &p->parsed, &err)
+                    : -ENOMEM;
+    }
+    json_decref(o);
+    if (r == 0)
+        r = td_map_put(iam->policies, p->arn, strlen(p->arn), p, NULL);
+    if (r < 0) {
+        td_log_warn("iam: stored policy %s cannot be loaded; it is left out", arn);
+        td_managed_policy_unref(p);
+    }
+    return 0;
+}
+
+int iam_policy_install(struct td_iam *iam, struct td_managed_policy *p)
+{
+    _cleanup_free_ char *doc = iam_policy_to_json(p);
+    if (!doc)
+        return -ENOMEM;
+    if (td_map_size(iam->policies) >= TD_IAM_MAX_POLICIES)
+        return -E2BIG;
+    int r = iam->store ? td_store_policy_put(iam->store, p->arn, doc) : 0;
+    if (r == 0)
+        r = td_map_put(iam->policies, p->arn, strlen(p->arn), p, NULL);
+    return r;
+}
+
+int iam_policy_remove(struct td_iam *iam, const char *arn)
+{
+    int r = iam->store ? td_store_policy_delete(iam->store, arn) : 0;
+    if (r < 0 && r != -ENOENT)
+        return r;
+    struct td_managed_policy *old = td_map_remove(iam->policies, arn, strlen(arn));
+    if (!old)
+        return -ENOENT;
+    td_managed_policy_unref(old);
+    return 0;
+}
+
 void td_iam_free(struct td_iam *iam)
 {
     if (!iam)
@@ -50,13 +155,17 @@ void td_iam_free(struct td_iam *iam)
         td_map_foreach(iam->roles, unref_visit, NULL);
         td_map_free(iam->roles);
     }
+    if (iam->policies) {
+        td_map_foreach(iam->policies, unref_policy_visit, NULL);
+        td_map_free(iam->policies);
+    }
     free(iam);
 }
 
 int td_iam_new(struct td_store *store, const struct td_iam_options *opts, struct td_iam **ret)
 {
     struct td_iam *iam = calloc(1, sizeof(*iam));
-    if (!iam || !(iam->roles = td_map_new())) {
+    if (!iam || !(iam->roles = td_map_new()) || !(iam->policies = td_map_new())) {
         td_iam_free(iam);
         return -ENOMEM;
     }
@@ -64,6 +173,8 @@ int td_iam_new(struct td_store *store, const struct td_iam_options *opts, struct
     iam->strict = opts->strict_tenancy;
     snprintf(iam->account, sizeof(iam->account), "%s", opts->account);
     int r = store ? td_store_roles_load(store, load_role, iam) : 0;
+    if (r == 0 && store)
+        r = td_store_policies_load(store, load_policy, iam);
     if (r < 0) {
         td_iam_free(iam);
         return r;

@@ -10,7 +10,8 @@ struct td_map;
 
 struct td_iam {
     struct td_store *store;
-    struct td_map *roles; /* name -> struct td_role * (one reference) */
+    struct td_map *roles;    /* name -> struct td_role * (one reference) */
+    struct td_map *policies; /* ARN -> struct td_managed_policy * (one reference) */
     char account[13];
     bool strict;
 };
@@ -36,6 +37,10 @@ int iam_role_from_json(const char *text, struct td_role **ret);
 /* Store the role and make it the current one under its name (takes the caller's reference). */
 int iam_install(struct td_iam *iam, struct td_role *role);
 int iam_remove(struct td_iam *iam, const char *name);
+
+int iam_policy_install(struct td_iam *iam, struct td_managed_policy *p);
+int iam_policy_remove(struct td_iam *iam, const char *arn);
+char *iam_policy_to_json(const struct td_managed_policy *p);
 
 /* A policy's lint findings as text; returns the number of errors. */
 int iam_lint_policy(const struct td_policy *p, const char *what, struct td_buf *out);

@@ -123,7 +123,17 @@ int iam_parse_template(const char *text, struct td_policy **ret, struct td_err *
     if (r < 0)
         return r;
     /* The lint looks at the template itself (variables unresolved). */
-    return td_policy_parse(text, strlen(text), TD_POLICY_MAX_IDENTITY_CHARS, ret, err);
+    r = td_policy_parse(text, strlen(text), TD_POLICY_MAX_IDENTITY_CHARS, ret, err);
+    if (r == 0 && !td_policy_uses_variables(*ret)) {
+        /* Without Version 2012-10-17 a ${...} would be literal text, matching a key literally
+         * named so instead of the session's tenant. */
+        td_policy_free(*ret);
+        *ret = NULL;
+        return td_err_set(err, 400, TD_POLICY_ERR_TYPE,
+                          "A tenant policy template must have \"Version\": \"2012-10-17\" "
+                          "(its variables are literal text otherwise).");
+    }
+    return r;
 }
 
 static int policy_cmp(const void *a, const void *b)

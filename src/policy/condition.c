@@ -85,6 +85,15 @@ void pol_eval_init(struct pol_eval *ev, const struct td_policy *p, const struct 
     ev->variables = p ? p->variables : false;
     td_buf_init(&ev->scratch, POL_PATTERN_MAX);
     td_buf_init(&ev->bytes, TD_POLICY_CTX_MAX_VALUE_LEN);
+    ev->budget = TD_POLICY_EVAL_MAX_STEPS;
+}
+
+bool pol_eval_glob(struct pol_eval *ev, const char *pat, size_t pn, const char *s, size_t sn)
+{
+    bool m = pol_glob(pat, pn, s, sn, false, true, &ev->budget);
+    if (ev->budget == 0 && ev->error == 0)
+        ev->error = -E2BIG;
+    return m && ev->error == 0;
 }
 
 void pol_eval_release(struct pol_eval *ev)
@@ -135,7 +144,7 @@ static bool string_matches(struct pol_eval *ev, enum pol_test test, const struct
     const char *pat = scratch_text(ev);
     size_t pn = ev->scratch.len;
     if (test == TEST_LIKE)
-        return pol_glob(pat, pn, req, rn, false, true);
+        return pol_eval_glob(ev, pat, pn, req, rn);
     if (test == TEST_EQ_IC)
         return pol_ascii_caseeq(pat, pn, req, rn);
     return pn == rn && memcmp(pat, req, rn) == 0;
@@ -293,7 +302,7 @@ bool pol_arn_matches(struct pol_eval *ev, const char *pattern, size_t pn, const 
     if (raw.n == 1) {
         size_t end[POL_ARN_PARTS];
         return resolve_arn_parts(ev, &raw, end) &&
-               pol_glob(scratch_text(ev), end[0], arn, an, false, true);
+               pol_eval_glob(ev, scratch_text(ev), end[0], arn, an);
     }
     if (raw.n != req.n)
         return false;
@@ -302,7 +311,7 @@ bool pol_arn_matches(struct pol_eval *ev, const char *pattern, size_t pn, const 
         return false;
     const char *text = scratch_text(ev);
     for (size_t i = 0, start = 0; i < raw.n; start = end[i], i++)
-        if (!pol_glob(text + start, end[i] - start, req.part[i], req.len[i], false, true))
+        if (!pol_eval_glob(ev, text + start, end[i] - start, req.part[i], req.len[i]))
             return false;
     return true;
 }

@@ -166,6 +166,8 @@ int td_policy_ctx_add(struct td_policy_ctx *ctx, const char *key, const char *va
 {
     if (!ctx)
         return -EINVAL;
+    if (value && strlen(value) > TD_POLICY_CTX_MAX_VALUE_LEN)
+        return -E2BIG;
     struct pol_ctx_key *k;
     int r = key_get(ctx, key, &k);
     if (r < 0)

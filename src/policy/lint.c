@@ -117,8 +117,8 @@ static bool entry_reaches_table(const char *r)
     struct pol_arn a;
     size_t n = pol_arn_split(r, strlen(r), &a);
     if (n == 1)
-        return pol_glob(r, strlen(r), PROBE_TABLE, strlen(PROBE_TABLE), false, false);
-    if (n < POL_ARN_PARTS || !pol_glob(a.part[2], a.len[2], "dynamodb", 8, false, false))
+        return pol_glob(r, strlen(r), PROBE_TABLE, strlen(PROBE_TABLE), false, false, NULL);
+    if (n < POL_ARN_PARTS || !pol_glob(a.part[2], a.len[2], "dynamodb", 8, false, false, NULL))
         return false;
     size_t lit = literal_prefix(a.part[5], a.len[5]);
     return memcmp(a.part[5], "table/", lit < 6 ? lit : 6) == 0;

@@ -55,11 +55,16 @@ static bool byte_eq(char a, char b, bool fold_case)
 
 /* The classic single-backtrack-point wildcard match: on a mismatch after a '*', let that star
  * swallow one more character and retry. Never recursive, so the pattern depth is no concern. */
-bool pol_glob(const char *pat, size_t pn, const char *s, size_t sn, bool fold_case, bool escapes)
+bool pol_glob(const char *pat, size_t pn, const char *s, size_t sn, bool fold_case, bool escapes,
+              uint64_t *budget)
 {
     size_t p = 0, i = 0;
     size_t star_p = (size_t)-1, star_i = 0;
     while (i < sn) {
+        if (budget && (*budget)-- == 0) {
+            *budget = 0;
+            return false;
+        }
         if (p < pn && pat[p] == '*') {
             star_p = ++p;
             star_i = i;
@@ -115,5 +120,5 @@ size_t pol_arn_split(const char *s, size_t n, struct pol_arn *out)
  * case-insensitively is the same as comparing vendors and globbing names. */
 bool pol_action_matches(const char *pattern, const char *action)
 {
-    return pol_glob(pattern, strlen(pattern), action, strlen(action), true, false);
+    return pol_glob(pattern, strlen(pattern), action, strlen(action), true, false, NULL);
 }

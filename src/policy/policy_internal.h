@@ -167,8 +167,11 @@ const char *pol_echo(struct pol_echo *e, const char *p, size_t n);
 
 /* Glob match: '*' any sequence (possibly empty, crossing any character), '?' one character
  * (a UTF-8 sequence). With `escapes`, '\\' makes the next byte literal (resolved patterns);
- * without, '\\' is an ordinary byte (raw action names). Iterative, O(len(pattern) * len(s)). */
-bool pol_glob(const char *pat, size_t pn, const char *s, size_t sn, bool fold_case, bool escapes);
+ * without, '\\' is an ordinary byte (raw action names). Iterative, O(len(pattern) * len(s)).
+ * Each step spends one unit of *budget (NULL: unlimited); at 0 the match gives up (false, and
+ * *budget stays 0 for the caller to see). */
+bool pol_glob(const char *pat, size_t pn, const char *s, size_t sn, bool fold_case, bool escapes,
+              uint64_t *budget);
 
 /* Split s on its first five colons. Returns the number of parts (1..6). */
 struct pol_arn {
@@ -249,11 +252,14 @@ struct pol_eval {
     bool variables;
     struct td_buf scratch; /* resolved policy values */
     struct td_buf bytes;   /* decoded base64 request values */
+    uint64_t budget;       /* glob steps left (TD_POLICY_EVAL_MAX_STEPS per evaluation) */
     int error;             /* first -errno met; evaluation then stops matching */
 };
 
 void pol_eval_init(struct pol_eval *ev, const struct td_policy *p, const struct td_policy_ctx *ctx);
 void pol_eval_release(struct pol_eval *ev);
+/* Glob a resolved pattern within the evaluation's budget (-E2BIG in ev->error when spent). */
+bool pol_eval_glob(struct pol_eval *ev, const char *pat, size_t pn, const char *s, size_t sn);
 bool pol_condition_holds(struct pol_eval *ev, const struct pol_condition *c);
 /* Whether a policy ARN pattern (with variables) matches an ARN, part by part. */
 bool pol_arn_matches(struct pol_eval *ev, const char *pattern, size_t pn, const char *arn,

@@ -30,6 +30,9 @@ static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS access_keys ("
                                  "  code_sha256 TEXT NOT NULL REFERENCES code(sha256));"
                                  "CREATE TABLE IF NOT EXISTS roles ("
                                  "  name TEXT PRIMARY KEY,"
+                                 "  doc TEXT NOT NULL);"
+                                 "CREATE TABLE IF NOT EXISTS policies ("
+                                 "  arn TEXT PRIMARY KEY,"
                                  "  doc TEXT NOT NULL);";
 
 static int sqlite_to_errno(int rc)
@@ -314,6 +317,50 @@ int td_store_roles_load(struct td_store *s, td_store_role_fn fn, void *userdata)
 {
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
     int r = prepare(s, "SELECT name, doc FROM roles ORDER BY name", &st);
+    if (r < 0)
+        return r;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+               userdata);
+        if (r < 0)
+            return r;
+    }
+    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int td_store_policy_put(struct td_store *s, const char *arn, const char *doc_json)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = prepare(s,
+                    "INSERT INTO policies(arn, doc) VALUES (?1, ?2) "
+                    "ON CONFLICT(arn) DO UPDATE SET doc = excluded.doc",
+                    &st);
+    if (r < 0)
+        return r;
+    if ((r = bind_text(st, 1, arn)) < 0 || (r = bind_text(st, 2, doc_json)) < 0)
+        return r;
+    return step_done(st);
+}
+
+int td_store_policy_delete(struct td_store *s, const char *arn)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = prepare(s, "DELETE FROM policies WHERE arn = ?1", &st);
+    if (r < 0)
+        return r;
+    if ((r = bind_text(st, 1, arn)) < 0)
+        return r;
+    r = step_done(st);
+    if (r == 0 && sqlite3_changes(s->db) == 0)
+        return -ENOENT;
+    return r;
+}
+
+int td_store_policies_load(struct td_store *s, td_store_role_fn fn, void *userdata)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = prepare(s, "SELECT arn, doc FROM policies ORDER BY arn", &st);
     if (r < 0)
         return r;
     int rc;

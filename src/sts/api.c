@@ -144,11 +144,17 @@ static int policy_param(struct call *c, struct td_session *s, size_t *packed_per
         return validation(c, "1 validation error detected: Value at 'policyArns' failed to "
                              "satisfy constraint: Member must have length less than or equal to "
                              "10");
-    if (n_arns > 0)
-        /* tenantd has no managed policies for an ARN to name. */
-        return td_err_set(&c->err, 400, "InvalidParameterValue",
-                          "Policy %.300s does not exist or is not attachable.",
-                          td_query_member(c->q, "PolicyArns.member", 1, ".arn"));
+    for (int i = 1; i <= n_arns; i++) {
+        const char *arn = td_query_member(c->q, "PolicyArns.member", (size_t)i, ".arn");
+        struct td_managed_policy *mp = arn ? td_iam_policy(c->iam, arn) : NULL;
+        if (!mp)
+            return td_err_set(&c->err, 400, "InvalidParameterValue",
+                              "Policy %.300s does not exist or is not attachable.", arn ? arn : "");
+        int r = td_session_add_policy_arn(s, arn);
+        td_managed_policy_unref(mp);
+        if (r < 0)
+            return r;
+    }
     *packed_percent = 0;
     if (!text)
         return 0;

@@ -88,6 +88,9 @@ void td_session_free(struct td_session *s)
         return;
     free(s->tags);
     free(s->policy);
+    for (size_t i = 0; i < s->n_policy_arns; i++)
+        free(s->policy_arns[i]);
+    free(s->policy_arns);
     free(s);
 }
 
@@ -136,6 +139,20 @@ int td_session_set_policy(struct td_session *s, const char *text)
     return 0;
 }
 
+int td_session_add_policy_arn(struct td_session *s, const char *arn)
+{
+    if (s->n_policy_arns >= 10 || strlen(arn) > 2048)
+        return -E2BIG;
+    char **grown = realloc(s->policy_arns, (s->n_policy_arns + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    s->policy_arns = grown;
+    if (!(grown[s->n_policy_arns] = strdup(arn)))
+        return -ENOMEM;
+    s->n_policy_arns++;
+    return 0;
+}
+
 void td_session_arn(const struct td_session *s, char *out, size_t size)
 {
     snprintf(out, size, "arn:aws:sts::%s:assumed-role/%s/%s", s->account, s->role_name,
@@ -162,6 +179,15 @@ static json_t *payload_json(const struct td_session *s)
         json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:s}", "v", PAYLOAD_VERSION, "a",
                   s->access_key_id, "c", s->account, "r", s->role_name, "i", s->role_id, "n",
                   s->session_name, "t", tags, "x", (json_int_t)s->expires, "e", s->env);
+    if (o && s->n_policy_arns) {
+        json_t *arns = json_array();
+        for (size_t i = 0; arns && i < s->n_policy_arns; i++)
+            json_array_append_new(arns, json_string(s->policy_arns[i]));
+        if (!arns || json_object_set_new(o, "m", arns) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
     if (o && s->policy && json_object_set_new(o, "p", json_string(s->policy)) < 0) {
         json_decref(o);
         return NULL;
@@ -258,6 +284,12 @@ static int session_from_payload(json_t *o, struct td_session *s)
         const char *k = json_string_value(json_array_get(t, 0));
         const char *v = json_string_value(json_array_get(t, 1));
         if (!k || !v || td_session_set_tag(s, k, v) < 0)
+            return -EBADMSG;
+    }
+    json_t *arn;
+    json_array_foreach(json_object_get(o, "m"), i, arn)
+    {
+        if (!json_is_string(arn) || td_session_add_policy_arn(s, json_string_value(arn)) < 0)
             return -EBADMSG;
     }
     return p ? td_session_set_policy(s, json_string_value(p)) : 0;

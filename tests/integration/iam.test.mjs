@@ -15,6 +15,11 @@ import {
   GetRolePolicyCommand,
   DeleteRolePolicyCommand,
   ListRolePoliciesCommand,
+  CreatePolicyCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  DeletePolicyCommand,
+  ListPoliciesCommand,
 } from "@aws-sdk/client-iam";
 import { STSClient, AssumeRoleCommand, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { LambdaClient, ListFunctionsCommand, GetFunctionCommand } from "@aws-sdk/client-lambda";
@@ -198,6 +203,35 @@ test("STS refusals: unknown role, bad parameters, malformed policy, forged or al
   await iam.send(new CreateRoleCommand({ RoleName: "reader", AssumeRolePolicyDocument: TRUST }));
   await iam.send(new PutRolePolicyCommand({ RoleName: "reader", PolicyName: "all", PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }) }));
   await expectError(sessionClients(c).lambda.send(new ListFunctionsCommand({})), "AccessDeniedException");
+});
+
+test("managed policies as AssumeRole PolicyArns: session policies together, identity ∩ session", async () => {
+  await iam.send(new CreateRoleCommand({ RoleName: "lister", AssumeRolePolicyDocument: TRUST }));
+  await iam.send(new PutRolePolicyCommand({
+    RoleName: "lister",
+    PolicyName: "broad",
+    PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "lambda:*", Resource: "*" }] }),
+  }));
+  const doc = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "lambda:ListFunctions", Resource: "*" }] });
+  const created = await iam.send(new CreatePolicyCommand({ PolicyName: "list-only", PolicyDocument: doc, Description: "list" }));
+  assert.equal(created.Policy.Arn, `arn:aws:iam::${ACCOUNT}:policy/list-only`);
+  assert.match(created.Policy.PolicyId, /^ANPA/);
+  await expectError(iam.send(new CreatePolicyCommand({ PolicyName: "list-only", PolicyDocument: doc })), "EntityAlreadyExistsException");
+  assert.equal((await iam.send(new GetPolicyCommand({ PolicyArn: created.Policy.Arn }))).Policy.DefaultVersionId, "v1");
+  const version = await iam.send(new GetPolicyVersionCommand({ PolicyArn: created.Policy.Arn, VersionId: "v1" }));
+  assert.equal(decodeURIComponent(version.PolicyVersion.Document), doc);
+  assert.deepEqual((await iam.send(new ListPoliciesCommand({ Scope: "Local" }))).Policies.map((p) => p.PolicyName), ["list-only"]);
+
+  const roleArn = `arn:aws:iam::${ACCOUNT}:role/lister`;
+  await expectError(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "m1", PolicyArns: [{ arn: `arn:aws:iam::${ACCOUNT}:policy/nope` }] })), "InvalidParameterValue");
+  const s = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "m1", PolicyArns: [{ arn: created.Policy.Arn }] }));
+  const c = sessionClients(s.Credentials);
+  await c.lambda.send(new ListFunctionsCommand({}));
+  const e = await expectError(c.lambda.send(new GetFunctionCommand({ FunctionName: "blue-echo" })), "AccessDeniedException");
+  assert.match(e.message, /because no session policy allows the lambda:GetFunction action/);
+  // A deleted managed policy allows nothing any more.
+  await iam.send(new DeletePolicyCommand({ PolicyArn: created.Policy.Arn }));
+  await expectError(c.lambda.send(new ListFunctionsCommand({})), "AccessDeniedException");
 });
 
 test("refusals are queryable: GET /tenantd/audit, tenantd audit, and a counter in /tenantd/stats", async () => {

@@ -1527,6 +1527,42 @@ static void test_glob_edges(void **state)
     }
 }
 
+/* A pathological pattern against long values spends the evaluation's budget and fails closed. */
+static void test_eval_budget(void **state)
+{
+    (void)state;
+    _cleanup_buf_ struct td_buf b = TD_BUF_INIT(1 << 16);
+    assert_int_equal(td_buf_puts(&b, "{\"Version\": \"2012-10-17\", \"Statement\": {\"Effect\": "
+                                     "\"Allow\", \"Action\": \"svc:Do\", \"Resource\": \"*\", "
+                                     "\"Condition\": {\"ForAnyValue:StringLike\": {\"k\": \"*"),
+                     0);
+    for (int i = 0; i < 1800; i++)
+        assert_int_equal(td_buf_puts(&b, "a"), 0);
+    assert_int_equal(td_buf_puts(&b, "b\"}}}}"), 0);
+    struct td_err err;
+    _cleanup_policy_ struct td_policy *p = NULL;
+    assert_int_equal(td_policy_parse(b.data, b.len, TD_POLICY_MAX_SESSION_CHARS, &p, &err), 0);
+    _cleanup_policy_ctx_ struct td_policy_ctx *ctx = make_context("svc:Do", "*", NULL);
+    _cleanup_free_ char *value = malloc(TD_POLICY_CTX_MAX_VALUE_LEN + 1);
+    assert_non_null(value);
+    memset(value, 'a', TD_POLICY_CTX_MAX_VALUE_LEN);
+    value[TD_POLICY_CTX_MAX_VALUE_LEN] = '\0';
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(td_policy_ctx_add(ctx, "k", value), 0);
+    struct td_policy_result res;
+    assert_int_equal(td_policy_evaluate(p, ctx, &res), -E2BIG);
+    assert_int_equal(res.effect, NO_MATCH);
+    const struct td_policy *set[] = {p};
+    struct td_policy_decision d;
+    assert_int_equal(td_policy_authorize(set, 1, NULL, 0, ctx, &d), -E2BIG);
+    assert_false(d.allowed);
+    /* A short value is fine. */
+    assert_int_equal(td_policy_ctx_unset(ctx, "k"), 0);
+    assert_int_equal(td_policy_ctx_add(ctx, "k", "xab"), 0);
+    assert_int_equal(td_policy_evaluate(p, ctx, &res), 0);
+    assert_int_equal(res.effect, NO_MATCH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1537,7 +1573,7 @@ int main(void)
         cmocka_unit_test(test_tenant_ids),          cmocka_unit_test(test_template_instantiate),
         cmocka_unit_test(test_template_end_to_end), cmocka_unit_test(test_builtin_templates),
         cmocka_unit_test(test_lint_table),          cmocka_unit_test(test_lint_details),
-        cmocka_unit_test(test_glob_edges),
+        cmocka_unit_test(test_glob_edges),          cmocka_unit_test(test_eval_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
