@@ -8,6 +8,7 @@ DEBIAN_PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libuv1-dev libjansson-dev libssl-dev libsqlite3-dev libzip-dev
   libcurl4-openssl-dev libcmocka-dev libgmp-dev libseccomp-dev libcap-dev liburiparser-dev libxml2-dev zlib1g-dev
+  libsodium-dev
   autoconf automake libtool g++ make
   wrk nginx-light node-llhttp
   nodejs

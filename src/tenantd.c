@@ -33,6 +33,8 @@ static void usage(FILE *out)
             "  --uid-base N             sandboxes run as uids N .. N+65535 (default 3000000)\n"
             "  --roles FILE             declare IAM roles (JSON; see docs/tenancy-policies.md)\n"
             "  --strict-tenancy         refuse policies that could cross tenants (see the lint)\n"
+            "  --allow-no-cgroups       start even when no cgroup controllers are usable\n"
+            "                           (environments then have no memory, pids or CPU limits)\n"
             "  --debug                  verbose logs\n");
 }
 
@@ -89,6 +91,7 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
         {"prewarm", required_argument, NULL, 'p'},
         {"roles", required_argument, NULL, 'R'},
         {"strict-tenancy", no_argument, NULL, 'S'},
+        {"allow-no-cgroups", no_argument, NULL, 'C'},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -135,6 +138,9 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
             break;
         case 'S':
             cfg->strict_tenancy = true;
+            break;
+        case 'C':
+            cfg->allow_no_cgroups = true;
             break;
         case 'd':
             cfg->debug = true;

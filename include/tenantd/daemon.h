@@ -21,6 +21,7 @@ struct td_daemon_config {
     unsigned uid_base;
     char roles_file[PATH_MAX]; /* "" = none */
     bool strict_tenancy;
+    bool allow_no_cgroups; /* else no usable cgroup controllers refuses to start */
     bool debug;
 };
 

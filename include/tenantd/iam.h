@@ -53,6 +53,9 @@ struct td_role {
     size_t n_policies;
     char *tenant_template; /* NULL when none */
     struct td_policy *tenant_template_parsed;
+    /* the template resolved for recent tenants (td_role_tenant_policy); a role is never
+     * changed in place (a change makes a new one), so the cache never goes stale */
+    struct td_role_tenant_cache *tenant_cache;
 };
 
 /* A customer managed policy (CreatePolicy): one version, v1, which AssumeRole's PolicyArns can
@@ -90,6 +93,11 @@ struct td_role *td_iam_role(struct td_iam *iam, const char *name);
 /* The role an ARN of this account names ("arn:aws:iam::<account>:role[/path/]<name>"), or NULL. */
 struct td_role *td_iam_role_by_arn(struct td_iam *iam, const char *arn);
 void td_role_unref(struct td_role *role);
+/* The role's tenant template resolved for tenant and parsed, in *ret (owned by the role: valid
+ * while the caller holds its reference). Resolved templates of recent tenants are kept, so the
+ * request path parses each once. -ENOENT when the role has no template; -EINVAL, -E2BIG,
+ * -ENOMEM as td_policy_template_instantiate and td_policy_parse. */
+int td_role_tenant_policy(struct td_role *role, const char *tenant, const struct td_policy **ret);
 
 /* A managed policy by ARN, with a reference, or NULL. */
 struct td_managed_policy *td_iam_policy(struct td_iam *iam, const char *arn);

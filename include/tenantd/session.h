@@ -91,6 +91,22 @@ int td_session_open(const struct td_session_keys *keys, const char *token, size_
                     const char *access_key_id, int64_t now, struct td_session **ret,
                     char secret[TD_SESSION_SECRET_LEN + 1], struct td_err *err);
 
+/* A deep copy, or NULL without memory. */
+struct td_session *td_session_dup(const struct td_session *s);
+
+/* Tokens opened recently, so that a client's next requests with the same token skip the MAC
+ * check, the decoding and the key derivation: a token is found again only when it is
+ * byte-for-byte one that td_session_open accepted with the same keys, and its expiry is checked
+ * on every use. */
+struct td_session_cache;
+int td_session_cache_new(struct td_session_cache **ret);
+void td_session_cache_free(struct td_session_cache *c);
+/* td_session_open through the cache (same arguments, results and errors). */
+int td_session_open_cached(struct td_session_cache *c, const struct td_session_keys *keys,
+                           const char *token, size_t len, const char *access_key_id, int64_t now,
+                           struct td_session **ret, char secret[TD_SESSION_SECRET_LEN + 1],
+                           struct td_err *err);
+
 /* "arn:aws:sts::<account>:assumed-role/<role>/<session>" and "<role id>:<session>". */
 void td_session_arn(const struct td_session *s, char *out, size_t size);
 void td_session_user_id(const struct td_session *s, char *out, size_t size);

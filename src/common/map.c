@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/params.h>
+#include <sodium.h>
 
 #include "tenantd/util.h"
 
@@ -25,36 +24,23 @@ struct td_map {
     size_t size;
 };
 
-static EVP_MAC *siphash_mac;
-static EVP_MAC_CTX *siphash_template;
+/* SipHash-2-4 (libsodium's crypto_shorthash) under a random key, so that keys chosen by a
+ * client (function names, tenant ids) cannot be made to collide. */
+static uint8_t siphash_key[crypto_shorthash_KEYBYTES];
+_Static_assert(crypto_shorthash_BYTES == sizeof(uint64_t), "a 64-bit hash");
 
 static void siphash_setup(void)
 {
-    uint8_t key[16];
-    if (td_random(key, sizeof(key)) < 0)
+    if (td_random(siphash_key, sizeof(siphash_key)) < 0)
         abort(); /* no entropy at all: nothing sensible can continue */
-    siphash_mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
-    if (!siphash_mac)
-        abort();
-    siphash_template = EVP_MAC_CTX_new(siphash_mac);
-    size_t out_size = 8;
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t("size", &out_size), OSSL_PARAM_END};
-    if (!siphash_template || !EVP_MAC_init(siphash_template, key, sizeof(key), params))
-        abort();
 }
 
 static uint64_t map_hash(const void *key, size_t len)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, siphash_setup);
-
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(siphash_template);
-    uint64_t h = 0;
-    size_t outl = 0;
-    if (!ctx || !EVP_MAC_update(ctx, key, len) ||
-        !EVP_MAC_final(ctx, (unsigned char *)&h, &outl, sizeof(h)))
-        h = len; /* allocation failure: a poor but correct hash */
-    EVP_MAC_CTX_free(ctx);
+    uint64_t h;
+    crypto_shorthash((unsigned char *)&h, key, len, siphash_key);
     return h;
 }
 

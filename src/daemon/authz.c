@@ -100,8 +100,9 @@ static int principal_secret(struct td_daemon *d, const struct td_sigv4_auth *aut
         snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:root", d->cfg->account_id);
         return 0;
     }
-    int r = td_session_open(&d->session_keys, auth->session_token.data, auth->session_token.len,
-                            auth->access_key_id, td_wall_ms() / 1000, &p->session, secret, err);
+    int r = td_session_open_cached(d->session_cache, &d->session_keys, auth->session_token.data,
+                                   auth->session_token.len, auth->access_key_id,
+                                   td_wall_ms() / 1000, &p->session, secret, err);
     if (r < 0)
         return r;
     /* An environment's credentials work through its own listener only, and nothing else's
@@ -172,15 +173,18 @@ static int session_context(struct td_daemon *d, const struct td_session *s, cons
         r = td_policy_ctx_set(ctx, "aws:RequestedRegion", d->cfg->region);
     if (r == 0)
         r = td_policy_ctx_set(ctx, "aws:SecureTransport", "false");
+    /* aws:CurrentTime and aws:EpochTime change once a second: formatted once a second */
     int64_t ms = td_wall_ms();
-    td_format_iso_ms(ms, now);
-    now[19] = 'Z';
-    now[20] = '\0';
+    if (ms / 1000 != d->ctx_time_s) {
+        d->ctx_time_s = ms / 1000;
+        td_format_iso_ms(ms, now);
+        snprintf(d->ctx_current_time, sizeof(d->ctx_current_time), "%.19sZ", now);
+        snprintf(d->ctx_epoch_time, sizeof(d->ctx_epoch_time), "%lld", (long long)(ms / 1000));
+    }
     if (r == 0)
-        r = td_policy_ctx_set(ctx, "aws:CurrentTime", now);
-    snprintf(buf, sizeof(buf), "%lld", (long long)(ms / 1000));
+        r = td_policy_ctx_set(ctx, "aws:CurrentTime", d->ctx_current_time);
     if (r == 0)
-        r = td_policy_ctx_set(ctx, "aws:EpochTime", buf);
+        r = td_policy_ctx_set(ctx, "aws:EpochTime", d->ctx_epoch_time);
     return r;
 }
 
@@ -195,8 +199,7 @@ struct session_policies {
     struct td_policy *inline_policy;
     struct td_managed_policy *managed[10];
     size_t n_managed;
-    struct td_policy *tenant_policy;
-    bool tenant_borrowed; /* tenant_policy is the role's, not ours to free */
+    const struct td_policy *tenant_policy; /* the role's: valid while we hold the role */
 };
 
 static void session_policies_release(struct session_policies *sp)
@@ -204,12 +207,10 @@ static void session_policies_release(struct session_policies *sp)
     td_policy_free(sp->inline_policy);
     for (size_t i = 0; i < sp->n_managed; i++)
         td_managed_policy_unref(sp->managed[i]);
-    if (!sp->tenant_borrowed)
-        td_policy_free(sp->tenant_policy);
 }
 
 static int load_session_policies(struct td_iam *iam, const struct td_session *s,
-                                 const struct td_role *role, struct session_policies *sp)
+                                 struct td_role *role, struct session_policies *sp)
 {
     struct td_err err;
     memset(sp, 0, sizeof(*sp));
@@ -233,16 +234,9 @@ static int load_session_policies(struct td_iam *iam, const struct td_session *s,
     const char *tenant = td_session_tag(s, TD_POLICY_TENANT_TAG);
     if (!tenant) {
         sp->tenant_policy = role->tenant_template_parsed;
-        sp->tenant_borrowed = true;
         return 0;
     }
-    _cleanup_free_ char *text = NULL;
-    size_t len = 0;
-    int r = td_policy_template_instantiate(role->tenant_template, strlen(role->tenant_template),
-                                           tenant, &text, &len);
-    if (r == 0)
-        r = td_policy_parse(text, len, TD_POLICY_MAX_CHARS_LIMIT, &sp->tenant_policy, &err);
-    return r;
+    return td_role_tenant_policy(role, tenant, &sp->tenant_policy);
 }
 
 static void audit(struct td_daemon *d, const struct td_principal *p, const char *action,
@@ -314,13 +308,18 @@ int daemon_authorize_ctx(struct td_daemon *d, const struct td_principal *p, cons
     for (size_t i = 0; i < role->n_policies; i++)
         identity[i] = role->policies[i].parsed;
     if (r == 0) {
-        /* identity ∩ AssumeRole's session policies ∩ the tenant template: each a gate */
-        r = td_policy_authorize(identity, role->n_policies, NULL, 0, ctx, &dec);
-        if (r == 0 && dec.allowed && sp.n_given == SIZE_MAX) {
-            dec.allowed = false;
-            dec.reason = TD_POLICY_DENY_NO_SESSION_ALLOW;
-        } else if (r == 0 && dec.allowed && sp.n_given) {
+        /* identity ∩ AssumeRole's session policies ∩ the tenant template: each a gate, and
+         * each call checks the identity policies too (their denies first) */
+        if (sp.n_given == SIZE_MAX || (sp.n_given == 0 && !sp.tenant_policy)) {
+            r = td_policy_authorize(identity, role->n_policies, NULL, 0, ctx, &dec);
+            if (r == 0 && dec.allowed && sp.n_given == SIZE_MAX) {
+                dec.allowed = false;
+                dec.reason = TD_POLICY_DENY_NO_SESSION_ALLOW;
+            }
+        } else if (sp.n_given) {
             r = td_policy_authorize(identity, role->n_policies, sp.given, sp.n_given, ctx, &dec);
+        } else {
+            dec.allowed = true;
         }
         if (r == 0 && dec.allowed && sp.tenant_policy) {
             const struct td_policy *gate = sp.tenant_policy;

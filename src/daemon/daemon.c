@@ -559,6 +559,8 @@ static int start_iam(struct td_daemon *d)
                      strerror(-r));
         return r;
     }
+    if ((r = td_session_cache_new(&d->session_cache)) < 0)
+        return r;
     if ((r = td_iam_new(d->svc.store, &opts, &d->svc.iam)) < 0) {
         td_log_error("cannot load the roles: %s", strerror(-r));
         return r;
@@ -611,11 +613,20 @@ static int daemon_start(struct td_daemon *d)
     td_sigv4_key_cache_init(&d->key_cache);
     if ((r = start_iam(d)) < 0)
         return r;
-    if ((r = td_cgroups_open(&d->cgroups)) < 0)
+    if ((r = td_cgroups_open(&d->cgroups)) < 0) {
+        /* Without cgroups one tenant's environment could exhaust the host's memory or pids
+         * for every other tenant: only an explicit opt-out runs that way. */
+        if (!d->cfg->allow_no_cgroups) {
+            td_log_error("no usable cgroup controllers (%s): environments would run without "
+                         "memory, pids and CPU limits; give the daemon a delegated cgroup "
+                         "(docs/security.md), or start it with --allow-no-cgroups",
+                         strerror(-r));
+            return r;
+        }
         td_log_warn("no usable cgroup controllers (%s): environments run without memory, pids "
-                    "and CPU limits",
+                    "and CPU limits (--allow-no-cgroups)",
                     strerror(-r));
-    else
+    } else
         td_log_info("environments get cgroup %s limits", td_cgroups_version(d->cgroups));
     if ((r = td_seccomp_build(&d->seccomp)) < 0) {
         td_log_error("cannot compile the environments' seccomp filter: %s", strerror(-r));
@@ -695,6 +706,7 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     (void)uv_loop_close(&d->loop);
     td_registry_free(d->svc.registry);
     td_iam_free(d->svc.iam);
+    td_session_cache_free(d->session_cache);
     td_tables_free(d->tables);
     if (d->audit_fd >= 0)
         close(d->audit_fd);

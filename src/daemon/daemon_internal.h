@@ -37,6 +37,11 @@ struct td_daemon {
     struct td_services svc;
     struct td_tables *tables; /* the table service */
     struct td_session_keys session_keys;
+    struct td_session_cache *session_cache; /* tokens recently opened */
+    /* the policy context's time keys, for the second ctx_time_s */
+    int64_t ctx_time_s;
+    char ctx_current_time[24];
+    char ctx_epoch_time[24];
     int audit_fd;    /* <state>/audit.log, O_APPEND */
     uint64_t denied; /* requests refused by authorization */
     struct td_http_server *api;

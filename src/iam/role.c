@@ -68,6 +68,72 @@ int iam_new_role_id(char out[TD_ROLE_ID_LEN + 1])
     return 0;
 }
 
+/* ---- the tenant template, resolved per tenant ---- */
+
+/* Direct-mapped by a hash of the tenant id: a tenant whose slot is taken replaces its holder. */
+#define TENANT_CACHE_SLOTS 256
+
+struct td_role_tenant_cache {
+    struct {
+        char *tenant;
+        struct td_policy *policy;
+    } slot[TENANT_CACHE_SLOTS];
+};
+
+static void tenant_cache_free(struct td_role_tenant_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < TENANT_CACHE_SLOTS; i++) {
+        free(c->slot[i].tenant);
+        td_policy_free(c->slot[i].policy);
+    }
+    free(c);
+}
+
+static size_t tenant_slot(const char *tenant)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)tenant; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % TENANT_CACHE_SLOTS;
+}
+
+int td_role_tenant_policy(struct td_role *role, const char *tenant, const struct td_policy **ret)
+{
+    if (!role->tenant_template)
+        return -ENOENT;
+    if (!role->tenant_cache && !(role->tenant_cache = calloc(1, sizeof(*role->tenant_cache))))
+        return -ENOMEM;
+    size_t i = tenant_slot(tenant);
+    typeof(role->tenant_cache->slot[0]) *slot = &role->tenant_cache->slot[i];
+    if (slot->tenant && strcmp(slot->tenant, tenant) == 0) {
+        *ret = slot->policy;
+        return 0;
+    }
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    struct td_policy *p = NULL;
+    struct td_err err;
+    int r = td_policy_template_instantiate(role->tenant_template, strlen(role->tenant_template),
+                                           tenant, &text, &len);
+    if (r == 0)
+        r = td_policy_parse(text, len, TD_POLICY_MAX_CHARS_LIMIT, &p, &err);
+    char *key = r == 0 ? strdup(tenant) : NULL;
+    if (r == 0 && !key)
+        r = -ENOMEM;
+    if (r < 0) {
+        td_policy_free(p);
+        return r;
+    }
+    free(slot->tenant);
+    td_policy_free(slot->policy);
+    slot->tenant = key;
+    slot->policy = p;
+    *ret = p;
+    return 0;
+}
+
 /* ---- lifetime ---- */
 
 struct td_role *iam_role_new(void)
@@ -89,6 +155,7 @@ static void role_free(struct td_role *role)
     free(role->trust_policy);
     free(role->tenant_template);
     td_policy_free(role->tenant_template_parsed);
+    tenant_cache_free(role->tenant_cache);
     free(role);
 }
 

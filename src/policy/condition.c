@@ -306,6 +306,13 @@ bool pol_arn_matches(struct pol_eval *ev, const char *pattern, size_t pn, const 
     }
     if (raw.n != req.n)
         return false;
+    /* Without variables (no '$') and escapes (no '\\'), the parts are globs as they are. */
+    if (!memchr(pattern, '$', pn) && !memchr(pattern, '\\', pn)) {
+        for (size_t i = 0; i < raw.n; i++)
+            if (!pol_eval_glob(ev, raw.part[i], raw.len[i], req.part[i], req.len[i]))
+                return false;
+        return true;
+    }
     size_t end[POL_ARN_PARTS];
     if (!resolve_arn_parts(ev, &raw, end))
         return false;

@@ -300,36 +300,77 @@ static int make_daemon_dir(const char *mnt, const char *own, char *out, size_t s
     return 0;
 }
 
+static bool has_memory_and_pids(const char *dir)
+{
+    char have[256];
+    return read_file(dir, "cgroup.controllers", have, sizeof(have)) == 0 &&
+           strstr(have, "memory") && strstr(have, "pids");
+}
+
+/* Whether this process is the only one in the cgroup directory dir. */
+static bool alone_in(const char *dir)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    int pid, n = 0;
+    bool alone = f != NULL;
+    while (alone && fscanf(f, "%d", &pid) == 1)
+        alone = pid == (int)getpid() && ++n == 1;
+    return alone;
+}
+
+/* Enable memory and pids (and cpu when offered) below dir. A cgroup with processes may not
+ * enable them ("no internal processes", the root excepted): when dir is the daemon's own
+ * (a delegated service cgroup), the daemon moves to a leaf "tenantd.<pid>.daemon"; when it
+ * holds other processes too, -EBUSY. */
+static int delegate_below(const char *dir)
+{
+    if (!has_memory_and_pids(dir))
+        return -ENOTSUP;
+    int r = write_file(dir, "cgroup.subtree_control", "+memory +pids");
+    if (r == -EBUSY) {
+        if (!alone_in(dir))
+            return -EBUSY;
+        char leaf[PATH_MAX + 32], self[24];
+        snprintf(leaf, sizeof(leaf), "%s/tenantd.%d.daemon", dir, (int)getpid());
+        snprintf(self, sizeof(self), "%d", (int)getpid());
+        if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        if ((r = write_file(leaf, "cgroup.procs", self)) < 0)
+            return r;
+        r = write_file(dir, "cgroup.subtree_control", "+memory +pids");
+    }
+    if (r < 0)
+        return r;
+    (void)write_file(dir, "cgroup.subtree_control", "+cpu");
+    return 0;
+}
+
 static int open_v2(struct td_cgroups *m)
 {
-    char mnt[PATH_MAX], own[PATH_MAX], have[256];
+    char mnt[PATH_MAX], own[PATH_MAX];
     int r = mount_point(NULL, mnt, sizeof(mnt));
     if (r == 0)
         r = own_cgroup(NULL, own, sizeof(own));
     if (r < 0)
         return r;
+    const char *where = own;
     char parent[PATH_MAX * 2];
-    snprintf(parent, sizeof(parent), "%s%s", mnt, own);
-    if (read_file(parent, "cgroup.controllers", have, sizeof(have)) < 0 ||
-        !strstr(have, "memory") || !strstr(have, "pids"))
-        return -ENOTSUP;
-    /* Controllers must be enabled below the daemon's cgroup for its children to use them, and
-     * a cgroup with processes may not enable them ("no internal processes"): when the
-     * daemon's cgroup is its own (a delegated service cgroup), the daemon moves to a leaf. */
-    if (write_file(parent, "cgroup.subtree_control", "+memory +pids") == -EBUSY) {
-        char leaf[PATH_MAX * 2 + 32];
-        snprintf(leaf, sizeof(leaf), "%s/tenantd.%d.daemon", parent, (int)getpid());
-        if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        char self[24];
-        snprintf(self, sizeof(self), "%d", (int)getpid());
-        if ((r = write_file(leaf, "cgroup.procs", self)) < 0)
-            return r;
-        if ((r = write_file(parent, "cgroup.subtree_control", "+memory +pids")) < 0)
-            return -ENOTSUP;
+    snprintf(parent, sizeof(parent), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+    r = delegate_below(parent);
+    if (r < 0 && strcmp(own, "/") != 0 && delegate_below(mnt) == 0) {
+        /* The daemon's cgroup cannot delegate (it shares it with the shell that started it,
+         * say, or its parent gives it no controllers): the environments' tree goes under the
+         * hierarchy's root instead, which root may always delegate from. */
+        td_log_info("cgroup: %s cannot hold the environments' cgroups (%s); using %s", parent,
+                    strerror(-r), mnt);
+        where = "/";
+        r = 0;
     }
-    (void)write_file(parent, "cgroup.subtree_control", "+cpu");
-    if ((r = make_daemon_dir(mnt, own, m->base[0], sizeof(m->base[0]))) < 0)
+    if (r < 0)
+        return r == -EBUSY || r == -ENOENT ? -ENOTSUP : r;
+    if ((r = make_daemon_dir(mnt, where, m->base[0], sizeof(m->base[0]))) < 0)
         return r;
     if ((r = write_file(m->base[0], "cgroup.subtree_control", "+memory +pids")) < 0) {
         rmdir(m->base[0]);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -348,5 +349,117 @@ int td_session_open(const struct td_session_keys *keys, const char *token, size_
     }
     derive_secret(keys, payload, payload_len, secret);
     *ret = s;
+    return 0;
+}
+
+/* ---- copies and the cache of opened tokens ---- */
+
+struct td_session *td_session_dup(const struct td_session *s)
+{
+    struct td_session *c = td_session_new();
+    if (!c)
+        return NULL;
+    memcpy(c->access_key_id, s->access_key_id, sizeof(c->access_key_id));
+    memcpy(c->account, s->account, sizeof(c->account));
+    memcpy(c->role_name, s->role_name, sizeof(c->role_name));
+    memcpy(c->role_id, s->role_id, sizeof(c->role_id));
+    memcpy(c->session_name, s->session_name, sizeof(c->session_name));
+    memcpy(c->env, s->env, sizeof(c->env));
+    c->expires = s->expires;
+    bool ok = true;
+    if (s->n_tags) {
+        ok = (c->tags = malloc(s->n_tags * sizeof(*c->tags))) != NULL;
+        if (ok) {
+            memcpy(c->tags, s->tags, s->n_tags * sizeof(*c->tags));
+            c->n_tags = s->n_tags;
+        }
+    }
+    if (ok && s->policy)
+        ok = (c->policy = strdup(s->policy)) != NULL;
+    for (size_t i = 0; ok && i < s->n_policy_arns; i++)
+        ok = td_session_add_policy_arn(c, s->policy_arns[i]) == 0;
+    if (!ok) {
+        td_session_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Direct-mapped by the token's MAC: a token whose slot is taken replaces its holder. */
+#define CACHE_SLOTS 512
+
+struct cached_token {
+    char *token;
+    size_t len;
+    struct td_session *session;
+    char secret[TD_SESSION_SECRET_LEN + 1];
+    uint8_t mac_key[32]; /* the keys it was opened with */
+};
+
+struct td_session_cache {
+    struct cached_token slot[CACHE_SLOTS];
+};
+
+static void cached_token_clear(struct cached_token *t)
+{
+    free(t->token);
+    td_session_free(t->session);
+    explicit_bzero(t, sizeof(*t));
+}
+
+int td_session_cache_new(struct td_session_cache **ret)
+{
+    return (*ret = calloc(1, sizeof(**ret))) ? 0 : -ENOMEM;
+}
+
+void td_session_cache_free(struct td_session_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        cached_token_clear(&c->slot[i]);
+    free(c);
+}
+
+/* The token's last characters are its MAC: as good a hash as any. */
+static size_t token_slot(const char *token, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = len > 16 ? len - 16 : 0; i < len; i++)
+        h = (h ^ (unsigned char)token[i]) * 16777619u;
+    return h % CACHE_SLOTS;
+}
+
+int td_session_open_cached(struct td_session_cache *c, const struct td_session_keys *keys,
+                           const char *token, size_t len, const char *access_key_id, int64_t now,
+                           struct td_session **ret, char secret[TD_SESSION_SECRET_LEN + 1],
+                           struct td_err *err)
+{
+    struct cached_token *t = &c->slot[token_slot(token, len)];
+    if (t->token && t->len == len && CRYPTO_memcmp(t->token, token, len) == 0 &&
+        CRYPTO_memcmp(t->mac_key, keys->mac, sizeof(t->mac_key)) == 0 &&
+        strcmp(t->session->access_key_id, access_key_id) == 0 && t->session->expires > now) {
+        if (!(*ret = td_session_dup(t->session)))
+            return -ENOMEM;
+        memcpy(secret, t->secret, sizeof(t->secret));
+        return 0;
+    }
+    int r = td_session_open(keys, token, len, access_key_id, now, ret, secret, err);
+    if (r < 0)
+        return r;
+    /* Remember it; without memory for that, the answer stands all the same. */
+    char *copy = malloc(len);
+    struct td_session *s = copy ? td_session_dup(*ret) : NULL;
+    if (!s) {
+        free(copy);
+        return 0;
+    }
+    cached_token_clear(t);
+    memcpy(copy, token, len);
+    t->token = copy;
+    t->len = len;
+    t->session = s;
+    memcpy(t->secret, secret, sizeof(t->secret));
+    memcpy(t->mac_key, keys->mac, sizeof(t->mac_key));
     return 0;
 }

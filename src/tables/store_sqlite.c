@@ -19,6 +19,8 @@
 struct sqlite_store {
     struct td_table_store base;
     sqlite3 *db;
+    /* the statements of every request, prepared once */
+    sqlite3_stmt *table_stmt;
     sqlite3_stmt *get_stmt;
     sqlite3_stmt *put_stmt;
     sqlite3_stmt *delete_stmt;
@@ -72,6 +74,14 @@ static void finalizep(sqlite3_stmt **st)
     sqlite3_finalize(*st);
 }
 #define _cleanup_stmt_ __attribute__((cleanup(finalizep)))
+
+/* For a statement kept prepared: reset it and drop its bindings when done. */
+static void resetp(sqlite3_stmt **st)
+{
+    sqlite3_reset(*st);
+    sqlite3_clear_bindings(*st);
+}
+#define _cleanup_reset_ __attribute__((cleanup(resetp)))
 
 static int prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st)
 {
@@ -139,15 +149,8 @@ static void copy_text(char *dst, size_t size, const unsigned char *src)
 
 static int get_table(struct td_table_store *base, const char *name, struct td_table *ret)
 {
-    struct sqlite_store *s = S(base);
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    int r = prepare(s,
-                    "SELECT id, name, uuid, hash_name, hash_type, range_name, range_type, "
-                    "created_ms FROM ddb_tables WHERE name = ?1",
-                    &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    _cleanup_reset_ sqlite3_stmt *st = S(base)->table_stmt;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         return -ENOENT;
@@ -354,6 +357,7 @@ static void store_close(struct td_table_store *base)
     struct sqlite_store *s = S(base);
     if (!s)
         return;
+    sqlite3_finalize(s->table_stmt);
     sqlite3_finalize(s->get_stmt);
     sqlite3_finalize(s->put_stmt);
     sqlite3_finalize(s->delete_stmt);
@@ -390,6 +394,11 @@ int td_table_store_sqlite_open(const char *path, struct td_table_store **ret)
         r = rc_errno(sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL));
     if (r == 0)
         r = rc_errno(sqlite3_busy_timeout(s->db, 5000));
+    if (r == 0)
+        r = prepare(s,
+                    "SELECT id, name, uuid, hash_name, hash_type, range_name, range_type, "
+                    "created_ms FROM ddb_tables WHERE name = ?1",
+                    &s->table_stmt);
     if (r == 0)
         r = prepare(s, "SELECT item FROM ddb_items WHERE table_id = ?1 AND hk = ?2 AND rk = ?3",
                     &s->get_stmt);

@@ -73,13 +73,18 @@ static void test_round_trip(void **state)
     td_session_free(s);
 }
 
+/* With a cache, td_session_open_cached is checked instead of td_session_open. */
+static struct td_session_cache *cache;
+
 static void expect_refused(const struct td_session_keys *keys, const char *token, size_t len,
                            const char *akid, int64_t now, const char *type)
 {
     struct td_session *o = NULL;
     char secret[TD_SESSION_SECRET_LEN + 1];
     struct td_err err = {0};
-    assert_true(td_session_open(keys, token, len, akid, now, &o, secret, &err) < 0);
+    int r = cache ? td_session_open_cached(cache, keys, token, len, akid, now, &o, secret, &err)
+                  : td_session_open(keys, token, len, akid, now, &o, secret, &err);
+    assert_true(r < 0);
     assert_null(o);
     assert_string_equal(err.type, type);
 }
@@ -95,6 +100,14 @@ static void test_refusals(void **state)
     _cleanup_buf_ struct td_buf token = TD_BUF_INIT(TD_SESSION_TOKEN_MAX);
     char secret[TD_SESSION_SECRET_LEN + 1];
     assert_int_equal(td_session_issue(&keys, s, &token, secret), 0);
+    if (cache) { /* the genuine token in the cache, for all that follows */
+        struct td_session *o = NULL;
+        struct td_err err = {0};
+        assert_int_equal(td_session_open_cached(cache, &keys, token.data, token.len,
+                                                s->access_key_id, 1000, &o, secret, &err),
+                         0);
+        td_session_free(o);
+    }
 
     /* another node's keys, another access key id, expiry */
     expect_refused(&other, token.data, token.len, s->access_key_id, 1000,
@@ -118,6 +131,49 @@ static void test_refusals(void **state)
     free(copy);
     expect_refused(&keys, "TDS1..", 6, s->access_key_id, 1000, "UnrecognizedClientException");
     expect_refused(&keys, "garbage", 7, s->access_key_id, 1000, "UnrecognizedClientException");
+    td_session_free(s);
+}
+
+/* The cache gives what td_session_open gives, and refuses all it refuses, with the genuine
+ * token cached. */
+static void test_cache(void **state)
+{
+    (void)state;
+    struct td_session_keys keys;
+    td_session_keys_derive(master, &keys);
+    struct td_session *s = sample();
+    assert_int_equal(td_session_set_policy(s, "{\"Version\":\"2012-10-17\",\"Statement\":[]}"), 0);
+    assert_int_equal(td_session_add_policy_arn(s, "arn:aws:iam::000000000000:policy/p"), 0);
+    _cleanup_buf_ struct td_buf token = TD_BUF_INIT(TD_SESSION_TOKEN_MAX);
+    char secret[TD_SESSION_SECRET_LEN + 1];
+    assert_int_equal(td_session_issue(&keys, s, &token, secret), 0);
+    assert_int_equal(td_session_cache_new(&cache), 0);
+    for (int round = 0; round < 3; round++) { /* a miss, then hits */
+        struct td_session *o = NULL;
+        char secret2[TD_SESSION_SECRET_LEN + 1] = "";
+        struct td_err err = {0};
+        assert_int_equal(td_session_open_cached(cache, &keys, token.data, token.len,
+                                                s->access_key_id, 1000, &o, secret2, &err),
+                         0);
+        assert_string_equal(secret2, secret);
+        assert_string_equal(o->access_key_id, s->access_key_id);
+        assert_string_equal(o->role_id, s->role_id);
+        assert_string_equal(o->session_name, s->session_name);
+        assert_string_equal(td_session_tag(o, "TenantId"), "tenant-a");
+        assert_string_equal(o->policy, s->policy);
+        assert_int_equal(o->n_policy_arns, 1);
+        assert_string_equal(o->policy_arns[0], "arn:aws:iam::000000000000:policy/p");
+        assert_int_equal(o->expires, s->expires);
+        td_session_free(o); /* the caller's copy: the cache keeps its own */
+    }
+    test_refusals(state);
+    /* the cached token itself: another key id, and expiry at a later time */
+    expect_refused(&keys, token.data, token.len, "ASIAAAAAAAAAAAAAAAAA", 1000,
+                   "UnrecognizedClientException");
+    expect_refused(&keys, token.data, token.len, s->access_key_id, 2000000000,
+                   "ExpiredTokenException");
+    td_session_cache_free(cache);
+    cache = NULL;
     td_session_free(s);
 }
 
@@ -169,9 +225,8 @@ static void test_key_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_tags_and_policy_limits),
+        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_cache),      cmocka_unit_test(test_tags_and_policy_limits),
         cmocka_unit_test(test_key_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
