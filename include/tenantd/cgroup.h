@@ -9,6 +9,7 @@
 #ifndef TENANTD_CGROUP_H
 #define TENANTD_CGROUP_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,11 @@ int td_cgroups_open(struct td_cgroups **ret);
 /* Remove this daemon's (empty) directory. */
 void td_cgroups_close(struct td_cgroups *m);
 const char *td_cgroups_version(const struct td_cgroups *m);
+
+/* A process's cgroup path in a hierarchy, from the text of /proc/<pid>/cgroup: the unified
+ * (v2) one for controller NULL ("0::/path"), else the v1 hierarchy carrying controller
+ * ("4:memory:/path"). -ENOENT when there is none; -EINVAL for an empty or too long path. */
+int td_cgroup_path_in(const char *proc_cgroup, const char *controller, char *out, size_t size);
 
 int td_cgroup_create(struct td_cgroups *m, const char *name, const struct td_cgroup_limits *l,
                      struct td_cgroup **ret);

@@ -96,6 +96,10 @@ struct td_table_store {
 
 /* SQLite (WAL; one database file). */
 int td_table_store_sqlite_open(const char *path, struct td_table_store **ret);
+/* The virtual-machine steps SQLite took for every query and scan so far: proportional to the
+ * index entries visited, so a test can tell a Query that seeks its partition from one that
+ * reads the table. */
+uint64_t td_table_store_sqlite_steps(struct td_table_store *s);
 
 /* ---- the API ---- */
 

@@ -1,5 +1,6 @@
 /* The request context: action, resource and condition keys (case-insensitive names). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,48 +8,71 @@
 
 #define PRINCIPAL_TAG_PREFIX "aws:PrincipalTag/"
 
+struct pol_arena_chunk {
+    struct pol_arena_chunk *next;
+    size_t used, size;
+    max_align_t data[]; /* size bytes */
+};
+
+#define ARENA_CHUNK_BYTES 4096
+
+/* size bytes from the context's arena, aligned for any object; NULL without memory. */
+static void *arena_alloc(struct td_policy_ctx *ctx, size_t size)
+{
+    size = (size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+    struct pol_arena_chunk *c = ctx->chunks;
+    if (!c || c->size - c->used < size) {
+        size_t want = size > ARENA_CHUNK_BYTES ? size : ARENA_CHUNK_BYTES;
+        c = malloc(sizeof(*c) + want);
+        if (!c)
+            return NULL;
+        c->size = want;
+        c->used = 0;
+        c->next = ctx->chunks;
+        ctx->chunks = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+static char *arena_strndup(struct td_policy_ctx *ctx, const char *s, size_t len)
+{
+    char *copy = arena_alloc(ctx, len + 1);
+    if (copy) {
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 struct td_policy_ctx *td_policy_ctx_new(void)
 {
     return calloc(1, sizeof(struct td_policy_ctx));
-}
-
-static void key_clear_values(struct pol_ctx_key *k)
-{
-    for (size_t i = 0; i < k->n; i++)
-        free(k->values[i]);
-    k->n = 0;
-}
-
-static void key_release(struct pol_ctx_key *k)
-{
-    key_clear_values(k);
-    free(k->values);
-    free(k->name);
 }
 
 void td_policy_ctx_free(struct td_policy_ctx *ctx)
 {
     if (!ctx)
         return;
-    for (size_t i = 0; i < ctx->n; i++)
-        key_release(&ctx->keys[i]);
+    for (struct pol_arena_chunk *c = ctx->chunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
     free(ctx->keys);
-    free(ctx->action);
-    free(ctx->resource);
     free(ctx);
 }
 
-static int replace_string(char **slot, const char *value)
+static int replace_string(struct td_policy_ctx *ctx, char **slot, const char *value)
 {
     char *copy = NULL;
     if (value) {
-        if (strlen(value) > TD_POLICY_CTX_MAX_VALUE_LEN)
+        size_t len = strlen(value);
+        if (len > TD_POLICY_CTX_MAX_VALUE_LEN)
             return -E2BIG;
-        copy = strdup(value);
-        if (!copy)
+        if (!(copy = arena_strndup(ctx, value, len)))
             return -ENOMEM;
     }
-    free(*slot);
     *slot = copy;
     return 0;
 }
@@ -57,8 +81,8 @@ int td_policy_ctx_set_request(struct td_policy_ctx *ctx, const char *action, con
 {
     if (!ctx)
         return -EINVAL;
-    int r = replace_string(&ctx->action, action);
-    return r < 0 ? r : replace_string(&ctx->resource, resource);
+    int r = replace_string(ctx, &ctx->action, action);
+    return r < 0 ? r : replace_string(ctx, &ctx->resource, resource);
 }
 
 const char *td_policy_ctx_action(const struct td_policy_ctx *ctx)
@@ -78,7 +102,7 @@ const struct pol_ctx_key *pol_ctx_find(const struct td_policy_ctx *ctx, const ch
         return NULL;
     for (size_t i = 0; i < ctx->n; i++) {
         const struct pol_ctx_key *k = &ctx->keys[i];
-        if (pol_ascii_caseeq(k->name, strlen(k->name), name, len))
+        if (pol_ascii_caseeq(k->name, k->name_len, name, len))
             return k;
     }
     return NULL;
@@ -103,7 +127,8 @@ static int key_get(struct td_policy_ctx *ctx, const char *name, struct pol_ctx_k
     int r = check_key_name(name);
     if (r < 0)
         return r;
-    struct pol_ctx_key *k = (struct pol_ctx_key *)pol_ctx_find(ctx, name, strlen(name));
+    size_t len = strlen(name);
+    struct pol_ctx_key *k = (struct pol_ctx_key *)pol_ctx_find(ctx, name, len);
     if (k) {
         *ret = k;
         return 0;
@@ -111,7 +136,7 @@ static int key_get(struct td_policy_ctx *ctx, const char *name, struct pol_ctx_k
     if (ctx->n >= TD_POLICY_CTX_MAX_KEYS)
         return -E2BIG;
     if (ctx->n == ctx->cap) {
-        size_t cap = ctx->cap ? ctx->cap * 2 : 8;
+        size_t cap = ctx->cap ? ctx->cap * 2 : 16;
         struct pol_ctx_key *keys = realloc(ctx->keys, cap * sizeof(*keys));
         if (!keys)
             return -ENOMEM;
@@ -120,27 +145,30 @@ static int key_get(struct td_policy_ctx *ctx, const char *name, struct pol_ctx_k
     }
     k = &ctx->keys[ctx->n];
     memset(k, 0, sizeof(*k));
-    k->name = strdup(name);
-    if (!k->name)
+    if (!(k->name = arena_strndup(ctx, name, len)))
         return -ENOMEM;
+    k->name_len = len;
     ctx->n++;
     *ret = k;
     return 0;
 }
 
-static int key_append(struct pol_ctx_key *k, const char *value)
+static int key_append(struct td_policy_ctx *ctx, struct pol_ctx_key *k, const char *value)
 {
-    if (strlen(value) > TD_POLICY_CTX_MAX_VALUE_LEN || k->n >= TD_POLICY_CTX_MAX_VALUES)
+    size_t len = strlen(value);
+    if (len > TD_POLICY_CTX_MAX_VALUE_LEN || k->n >= TD_POLICY_CTX_MAX_VALUES)
         return -E2BIG;
-    if (k->n == k->cap) {
+    if (k->n == k->cap) { /* a bigger array from the arena; the old one stays there, unused */
         size_t cap = k->cap ? k->cap * 2 : 4;
-        char **values = realloc(k->values, cap * sizeof(*values));
+        char **values = arena_alloc(ctx, cap * sizeof(*values));
         if (!values)
             return -ENOMEM;
+        if (k->n)
+            memcpy(values, k->values, k->n * sizeof(*values));
         k->values = values;
         k->cap = cap;
     }
-    char *copy = strdup(value);
+    char *copy = arena_strndup(ctx, value, len);
     if (!copy)
         return -ENOMEM;
     k->values[k->n++] = copy;
@@ -157,9 +185,9 @@ int td_policy_ctx_set(struct td_policy_ctx *ctx, const char *key, const char *va
     int r = key_get(ctx, key, &k);
     if (r < 0)
         return r;
-    key_clear_values(k);
+    k->n = 0;
     k->multi = false;
-    return key_append(k, value);
+    return key_append(ctx, k, value);
 }
 
 int td_policy_ctx_add(struct td_policy_ctx *ctx, const char *key, const char *value)
@@ -173,7 +201,7 @@ int td_policy_ctx_add(struct td_policy_ctx *ctx, const char *key, const char *va
     if (r < 0)
         return r;
     k->multi = true;
-    return value ? key_append(k, value) : 0;
+    return value ? key_append(ctx, k, value) : 0;
 }
 
 int td_policy_ctx_set_principal_tag(struct td_policy_ctx *ctx, const char *tag, const char *value)
@@ -183,14 +211,10 @@ int td_policy_ctx_set_principal_tag(struct td_policy_ctx *ctx, const char *tag, 
     size_t plen = strlen(PRINCIPAL_TAG_PREFIX), tlen = strlen(tag);
     if (tlen > TD_POLICY_CTX_MAX_KEY_LEN)
         return -E2BIG;
-    char *name = malloc(plen + tlen + 1);
-    if (!name)
-        return -ENOMEM;
+    char name[sizeof(PRINCIPAL_TAG_PREFIX) + TD_POLICY_CTX_MAX_KEY_LEN];
     memcpy(name, PRINCIPAL_TAG_PREFIX, plen);
     memcpy(name + plen, tag, tlen + 1);
-    int r = td_policy_ctx_set(ctx, name, value);
-    free(name);
-    return r;
+    return td_policy_ctx_set(ctx, name, value);
 }
 
 int td_policy_ctx_unset(struct td_policy_ctx *ctx, const char *key)
@@ -201,7 +225,6 @@ int td_policy_ctx_unset(struct td_policy_ctx *ctx, const char *key)
     if (!k)
         return 0;
     size_t i = (size_t)(k - ctx->keys);
-    key_release(&ctx->keys[i]);
     memmove(&ctx->keys[i], &ctx->keys[i + 1], (ctx->n - i - 1) * sizeof(*ctx->keys));
     ctx->n--;
     return 0;

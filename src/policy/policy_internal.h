@@ -136,11 +136,16 @@ struct td_policy {
 
 struct pol_ctx_key {
     char *name;
+    size_t name_len;
     bool multi;
     size_t n;
     size_t cap;
     char **values;
 };
+
+/* A context lives for one request: its strings and value arrays come from an arena freed with
+ * it, so building one costs a few allocations however many keys it holds. */
+struct pol_arena_chunk;
 
 struct td_policy_ctx {
     char *action;
@@ -148,6 +153,7 @@ struct td_policy_ctx {
     size_t n;
     size_t cap;
     struct pol_ctx_key *keys;
+    struct pol_arena_chunk *chunks; /* the newest first */
 };
 
 const struct pol_ctx_key *pol_ctx_find(const struct td_policy_ctx *ctx, const char *name,

@@ -173,35 +173,43 @@ static const struct cgroup_ops ops_v2 = {"v2", v2_limits, v2_peak, v2_oom};
 
 /* ---- where things are ---- */
 
-/* The daemon's cgroup in a hierarchy: "0::/path" (v2) or "N:memory,...:/path" (v1). */
-static int own_cgroup(const char *controller, char *out, size_t size)
+int td_cgroup_path_in(const char *proc_cgroup, const char *controller, char *out, size_t size)
 {
-    _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-    char line[PATH_MAX + 64];
-    if (!f)
-        return -errno;
-    while (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = '\0';
-        const char *ctrls = c1 + 1;
-        bool match = controller ? false : (strcmp(line, "0") == 0 && *ctrls == '\0');
-        if (controller) {
-            char list[256];
-            snprintf(list, sizeof(list), ",%s,", ctrls);
-            char want[64];
-            snprintf(want, sizeof(want), ",%s,", controller);
-            match = strstr(list, want) != NULL;
+    for (const char *line = proc_cgroup; line && *line;) {
+        const char *eol = strchrnul(line, '\n');
+        const char *c1 = memchr(line, ':', (size_t)(eol - line));
+        const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(eol - c1 - 1)) : NULL;
+        if (c2) {
+            size_t id_len = (size_t)(c1 - line), ctrls_len = (size_t)(c2 - c1 - 1);
+            bool match;
+            if (!controller) { /* the unified hierarchy: "0::/path" */
+                match = id_len == 1 && line[0] == '0' && ctrls_len == 0;
+            } else { /* a v1 hierarchy listing controller: "4:cpu,cpuacct:/path" */
+                char list[256], want[64];
+                snprintf(list, sizeof(list), ",%.*s,", (int)ctrls_len, c1 + 1);
+                snprintf(want, sizeof(want), ",%s,", controller);
+                match = strstr(list, want) != NULL;
+            }
+            size_t path_len = (size_t)(eol - c2 - 1);
+            if (match) {
+                if (path_len == 0 || path_len >= size)
+                    return -EINVAL;
+                memcpy(out, c2 + 1, path_len);
+                out[path_len] = '\0';
+                return 0;
+            }
         }
-        if (match) {
-            snprintf(out, size, "%s", c2 + 1);
-            return 0;
-        }
+        line = *eol ? eol + 1 : NULL;
     }
     return -ENOENT;
+}
+
+/* The daemon's cgroup in a hierarchy. */
+static int own_cgroup(const char *controller, char *out, size_t size)
+{
+    char text[8192];
+    int r = read_file("/proc/self", "cgroup", text, sizeof(text));
+    return r < 0 ? r : td_cgroup_path_in(text, controller, out, size);
 }
 
 /* The mount point of a hierarchy: cgroup2, or the v1 one carrying controller. */

@@ -24,6 +24,7 @@ struct sqlite_store {
     sqlite3_stmt *get_stmt;
     sqlite3_stmt *put_stmt;
     sqlite3_stmt *delete_stmt;
+    uint64_t walk_steps; /* virtual machine steps of every query and scan so far */
 };
 
 static const char schema_sql[] = "PRAGMA journal_mode=WAL;"
@@ -283,7 +284,7 @@ static int delete_item(struct td_table_store *base, const struct td_table *t, co
     return r;
 }
 
-static int walk(sqlite3_stmt *st, int key_columns, td_item_visit_fn fn, void *userdata)
+static int walk_rows(sqlite3_stmt *st, int key_columns, td_item_visit_fn fn, void *userdata)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -303,6 +304,21 @@ static int walk(sqlite3_stmt *st, int key_columns, td_item_visit_fn fn, void *us
             return 0;
     }
     return rc_errno(rc);
+}
+
+/* The rows of a query or scan, counting the work SQLite did for them (see
+ * td_table_store_sqlite_steps). */
+static int walk(struct sqlite_store *s, sqlite3_stmt *st, int key_columns, td_item_visit_fn fn,
+                void *userdata)
+{
+    int r = walk_rows(st, key_columns, fn, userdata);
+    s->walk_steps += (uint64_t)sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+    return r;
+}
+
+uint64_t td_table_store_sqlite_steps(struct td_table_store *base)
+{
+    return S(base)->walk_steps;
 }
 
 static int query(struct td_table_store *base, const struct td_table *t, const void *hk,
@@ -328,7 +344,7 @@ static int query(struct td_table_store *base, const struct td_table *t, const vo
         (range->hi && (r = bind_blob(st, 4, range->hi, range->hi_len)) < 0) ||
         (start_rk && (r = bind_blob(st, 5, start_rk, start_rk_len)) < 0))
         return r;
-    return walk(st, 1, fn, userdata);
+    return walk(s, st, 1, fn, userdata);
 }
 
 static int scan(struct td_table_store *base, const struct td_table *t, const void *start_hk,
@@ -349,7 +365,7 @@ static int scan(struct td_table_store *base, const struct td_table *t, const voi
     if (start_hk && ((r = bind_blob(st, 2, start_hk, start_hk_len)) < 0 ||
                      (r = bind_blob(st, 3, start_rk, start_rk_len)) < 0))
         return r;
-    return walk(st, 2, fn, userdata);
+    return walk(s, st, 2, fn, userdata);
 }
 
 static void store_close(struct td_table_store *base)

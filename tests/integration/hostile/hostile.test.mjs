@@ -330,7 +330,10 @@ function cgroupDirsNamed(name, dir = "/sys/fs/cgroup", depth = 0, out = []) {
   return out;
 }
 
-test("no process of any environment survives the daemon killed with SIGKILL; the next daemon clears its cgroups", async () => {
+// scripts/cgroup-v2-vm.sh starts each daemon in a fresh delegated cgroup of its own, where a
+// next daemon cannot find the cgroups of the one before (a service manager clears those).
+const freshCgroups = process.env.TENANTD_FRESH_CGROUP_PER_DAEMON === "1";
+test("no process of any environment survives the daemon killed with SIGKILL; the next daemon clears its cgroups", { skip: freshCgroups && "each daemon runs in a fresh cgroup" }, async () => {
   const pid = d.proc.pid;
   // Environments of several functions and tenants, idle and prewarmed.
   for (const tenant of ["k1", "k2", "k3"]) {
