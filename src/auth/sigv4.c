@@ -371,12 +371,24 @@ static void format_skew(int64_t skew_ms, char *out, size_t size)
 
 /* ---- crypto ---------------------------------------------------------------------------- */
 
-static EVP_MAC *g_hmac;
+/* HMAC-SHA256 set up once per process: setting the digest by name fetches it, which costs more
+ * than the HMACs of a request, so each use copies this template instead. */
+static EVP_MAC_CTX *g_hmac_template;
 static CRYPTO_ONCE g_hmac_once = CRYPTO_ONCE_STATIC_INIT;
 
-static void hmac_fetch(void)
+static void hmac_setup(void)
 {
-    g_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    static char digest[] = "SHA256";
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                            OSSL_PARAM_construct_end()};
+    if (ctx && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    g_hmac_template = ctx;
 }
 
 static void mac_ctx_freep(EVP_MAC_CTX **ctx)
@@ -384,22 +396,12 @@ static void mac_ctx_freep(EVP_MAC_CTX **ctx)
     EVP_MAC_CTX_free(*ctx);
 }
 
-/* A fresh HMAC-SHA256 context from the HMAC implementation fetched once per process. */
+/* A fresh HMAC-SHA256 context (a copy of the template). */
 static EVP_MAC_CTX *hmac_ctx_new(void)
 {
-    static char digest[] = "SHA256";
-    if (!CRYPTO_THREAD_run_once(&g_hmac_once, hmac_fetch) || !g_hmac)
+    if (!CRYPTO_THREAD_run_once(&g_hmac_once, hmac_setup) || !g_hmac_template)
         return NULL;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(g_hmac);
-    if (!ctx)
-        return NULL;
-    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                            OSSL_PARAM_construct_end()};
-    if (EVP_MAC_CTX_set_params(ctx, params) != 1) {
-        EVP_MAC_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
+    return EVP_MAC_CTX_dup(g_hmac_template);
 }
 
 static int hmac(EVP_MAC_CTX *ctx, const void *key, size_t key_len, const void *data, size_t len,

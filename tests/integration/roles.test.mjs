@@ -16,7 +16,7 @@ import {
   PutRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { DynamoDBClient, CreateTableCommand, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { createFunction, expectError, invoke, payload, readZip, signedFetch, startDaemon, tenantdBin } from "./lib.mjs";
+import { createFunction, expectError, invoke, payload, readZip, signedFetch, sleep, startDaemon, tenantdBin } from "./lib.mjs";
 
 const ACCOUNT = "000000000000";
 const TABLE_ARN = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/shared`;
@@ -58,6 +58,12 @@ after(async () => {
   await Promise.all([strict?.stop(), lax?.stop()]);
 });
 
+// The daemon's log reaches us through a pipe, a moment after the response that followed it.
+async function logMatches(d, re, what) {
+  for (let i = 0; i < 100 && !re.test(d.stderr); i++) await sleep(50);
+  assert.match(d.stderr, re, what);
+}
+
 // tenantd's IAM extension (not in @aws-sdk/client-iam): the query protocol, signed for "iam".
 async function iamCall(d, params) {
   const body = new URLSearchParams({ Version: "2010-05-08", ...params }).toString();
@@ -95,7 +101,7 @@ test("--strict-tenancy refuses each unsafe tenant template and accepts the safe 
 
     const accepted = await iamCall(lax, { Action: "PutRoleTenantPolicy", RoleName: "templated", PolicyDocument: u.doc });
     assert.equal(accepted.status, 200, `${u.why}: ${accepted.text}`);
-    assert.match(lax.stderr, new RegExp(`role templated, tenant policy template: tenancy lint:[^]*${u.id}`), u.why);
+    await logMatches(lax, new RegExp(`role templated, tenant policy template: tenancy lint:[^]*${u.id}`), u.why);
   }
   // Nothing unsafe was stored by the strict daemon.
   const none = await iamCall(strict, { Action: "GetRoleTenantPolicy", RoleName: "templated" });
@@ -122,7 +128,7 @@ test("--strict-tenancy refuses a PER_TENANT function whose role could cross tena
     Code: { ZipFile: readZip("tests/functions/behave.zip") },
     TenancyConfig: { TenantIsolationMode: "PER_TENANT" },
   });
-  assert.match(lax.stderr, /function 'wide-fn', role wide: tenancy lint:[^]*TENANCY00[13]/);
+  await logMatches(lax, /function 'wide-fn', role wide: tenancy lint:[^]*TENANCY00[13]/, "the function's lint");
   // Under --strict-tenancy a role can still come to have findings: its identity policy is not
   // linted while a template scopes it, and the template may be deleted later. A PER_TENANT
   // function on such a role is refused.
