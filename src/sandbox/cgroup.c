@@ -39,6 +39,7 @@ struct td_cgroups {
 struct td_cgroup {
     struct td_cgroups *m;
     char path[CTRL_COUNT][PATH_MAX];
+    int peak_fd; /* the peak memory file, kept open: it is read after every invocation */
 };
 
 static int write_file(const char *dir, const char *file, const char *text)
@@ -65,21 +66,6 @@ static int read_file(const char *dir, const char *file, char *buf, size_t size)
     if (n < 0)
         return -errno;
     buf[n] = '\0';
-    return 0;
-}
-
-static int read_u64(const char *dir, const char *file, uint64_t *ret)
-{
-    char buf[64];
-    int r = read_file(dir, file, buf, sizeof(buf));
-    if (r < 0)
-        return r;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (errno || end == buf)
-        return -EINVAL;
-    *ret = v;
     return 0;
 }
 
@@ -127,9 +113,33 @@ static int v1_limits(struct td_cgroup *cg, const struct td_cgroup_limits *l)
     return r;
 }
 
+/* A number from the peak memory file, opened once and read again from its start (cgroupfs
+ * generates the text afresh on every read at offset 0). */
+static int read_peak(struct td_cgroup *cg, const char *dir, const char *file, uint64_t *ret)
+{
+    if (cg->peak_fd < 0) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        if ((cg->peak_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return -errno;
+    }
+    char buf[64];
+    ssize_t n = pread(cg->peak_fd, buf, sizeof(buf) - 1, 0);
+    if (n < 0)
+        return -errno;
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (errno || end == buf)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
 static int v1_peak(struct td_cgroup *cg, uint64_t *ret)
 {
-    return read_u64(cg->path[CTRL_MEMORY], "memory.max_usage_in_bytes", ret);
+    return read_peak(cg, cg->path[CTRL_MEMORY], "memory.max_usage_in_bytes", ret);
 }
 
 static int v1_oom(struct td_cgroup *cg, uint64_t *ret)
@@ -160,7 +170,7 @@ static int v2_limits(struct td_cgroup *cg, const struct td_cgroup_limits *l)
 
 static int v2_peak(struct td_cgroup *cg, uint64_t *ret)
 {
-    return read_u64(cg->path[0], "memory.peak", ret);
+    return read_peak(cg, cg->path[0], "memory.peak", ret);
 }
 
 static int v2_oom(struct td_cgroup *cg, uint64_t *ret)
@@ -447,8 +457,10 @@ int td_cgroup_create(struct td_cgroups *m, const char *name, const struct td_cgr
 {
     struct td_cgroup *cg = calloc(1, sizeof(*cg));
     int r = cg ? 0 : -ENOMEM;
-    if (cg)
+    if (cg) {
         cg->m = m;
+        cg->peak_fd = -1;
+    }
     for (int i = 0; r == 0 && i < m->n_bases; i++) {
         int n = snprintf(cg->path[i], sizeof(cg->path[i]), "%s/%s", m->base[i], name);
         if (n < 0 || (size_t)n >= sizeof(cg->path[i]))
@@ -494,6 +506,8 @@ void td_cgroup_destroy(struct td_cgroup *cg)
 {
     if (!cg)
         return;
+    if (cg->peak_fd >= 0)
+        close(cg->peak_fd);
     for (int i = 0; i < cg->m->n_bases; i++)
         if (cg->path[i][0])
             (void)rmdir(cg->path[i]);
