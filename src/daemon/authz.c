@@ -302,6 +302,7 @@ int daemon_authorize_ctx(struct td_daemon *d, const struct td_principal *p, cons
     int r = ctx ? session_context(d, p->session, action, resource, ctx) : -ENOMEM;
     if (r == 0 && extend)
         r = extend(ctx, arg);
+    memset(&sp, 0, sizeof(sp));
     if (r == 0)
         r = load_session_policies(d->svc.iam, p->session, role, &sp);
     const struct td_policy *identity[TD_ROLE_MAX_POLICIES];
@@ -325,8 +326,8 @@ int daemon_authorize_ctx(struct td_daemon *d, const struct td_principal *p, cons
             const struct td_policy *gate = sp.tenant_policy;
             r = td_policy_authorize(identity, role->n_policies, &gate, 1, ctx, &dec);
         }
-        session_policies_release(&sp);
     }
+    session_policies_release(&sp); /* what it took, also when it failed half-way */
     td_role_unref(role);
     if (r < 0)
         dec.allowed = false;

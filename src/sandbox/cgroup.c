@@ -335,7 +335,7 @@ static bool alone_in(const char *dir)
     bool alone = f != NULL;
     while (alone && fscanf(f, "%d", &pid) == 1)
         alone = pid == (int)getpid() && ++n == 1;
-    return alone;
+    return alone && n == 1;
 }
 
 /* Enable memory and pids (and cpu when offered) below dir. A cgroup with processes may not
@@ -365,29 +365,43 @@ static int delegate_below(const char *dir)
     return 0;
 }
 
+/* The cgroup (a path in the hierarchy) that will hold the environments' tree: the daemon's own
+ * when it can delegate; else (shared with the shell that started it, say, or offered no
+ * controllers) the nearest ancestor that can, so that the environments stay inside whatever
+ * limits the operator set above the daemon; the hierarchy's root last. */
+static int choose_v2_parent(const char *mnt, const char *own, char *where, size_t size)
+{
+    char dir[PATH_MAX * 2];
+    if ((size_t)snprintf(where, size, "%s", own) >= size)
+        return -ENAMETOOLONG;
+    snprintf(dir, sizeof(dir), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+    int first = delegate_below(dir);
+    if (first == 0)
+        return 0;
+    while (strcmp(where, "/") != 0) {
+        char *slash = strrchr(where, '/');
+        slash[slash == where ? 1 : 0] = '\0';
+        snprintf(dir, sizeof(dir), "%s%s", mnt, strcmp(where, "/") == 0 ? "" : where);
+        if (delegate_below(dir) == 0) {
+            td_log_warn("cgroup: %s%s cannot hold the environments' cgroups (%s); they go under "
+                        "%s instead",
+                        mnt, own, strerror(-first), dir);
+            return 0;
+        }
+    }
+    return first == -EBUSY || first == -ENOENT ? -ENOTSUP : first;
+}
+
 static int open_v2(struct td_cgroups *m)
 {
-    char mnt[PATH_MAX], own[PATH_MAX];
+    char mnt[PATH_MAX], own[PATH_MAX], where[PATH_MAX];
     int r = mount_point(NULL, mnt, sizeof(mnt));
     if (r == 0)
         r = own_cgroup(NULL, own, sizeof(own));
+    if (r == 0)
+        r = choose_v2_parent(mnt, own, where, sizeof(where));
     if (r < 0)
         return r;
-    const char *where = own;
-    char parent[PATH_MAX * 2];
-    snprintf(parent, sizeof(parent), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
-    r = delegate_below(parent);
-    if (r < 0 && strcmp(own, "/") != 0 && delegate_below(mnt) == 0) {
-        /* The daemon's cgroup cannot delegate (it shares it with the shell that started it,
-         * say, or its parent gives it no controllers): the environments' tree goes under the
-         * hierarchy's root instead, which root may always delegate from. */
-        td_log_info("cgroup: %s cannot hold the environments' cgroups (%s); using %s", parent,
-                    strerror(-r), mnt);
-        where = "/";
-        r = 0;
-    }
-    if (r < 0)
-        return r == -EBUSY || r == -ENOENT ? -ENOTSUP : r;
     if ((r = make_daemon_dir(mnt, where, m->base[0], sizeof(m->base[0]))) < 0)
         return r;
     if ((r = write_file(m->base[0], "cgroup.subtree_control", "+memory +pids")) < 0) {

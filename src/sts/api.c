@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tenantd/awsquery.h"
 #include "tenantd/cleanup.h"
@@ -107,6 +108,14 @@ static int apply_tags(struct call *c, struct td_session *s)
             return validation(c,
                               "1 validation error detected: Value at 'tags.%d.member' failed "
                               "to satisfy constraint",
+                              i);
+        /* The tenant tag scopes the session through the role's tenant template: it must be
+         * a tenant id that template can hold. */
+        if (strcasecmp(key, TD_POLICY_TENANT_TAG) == 0 && !td_policy_tenant_id_valid(value))
+            return validation(c,
+                              "1 validation error detected: Value at 'tags.%d.member.value' "
+                              "failed to satisfy constraint: a TenantId tag must be a tenant id "
+                              "(1-256 characters of [a-zA-Z0-9._:/=+-@ ])",
                               i);
         if (td_session_tag(s, key))
             return td_err_set(&c->err, 400, "InvalidParameterValue",

@@ -187,6 +187,9 @@ test("STS refusals: unknown role, bad parameters, malformed policy, forged or al
   await expectError(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "ok1", DurationSeconds: 100 })), "ValidationError");
   await expectError(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "ok1", DurationSeconds: 7200 })), "ValidationError");
   await expectError(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "ok1", Policy: "{nope" })), "MalformedPolicyDocumentException");
+  // A TenantId tag must be a tenant id (it is put into the role's tenant template).
+  for (const Value of ["", "a*b", "x\"y", "${aws:username}"])
+    await expectError(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "ok1", Tags: [{ Key: "tenantid", Value }] })), "ValidationError");
   const good = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "carol" }));
   const c = good.Credentials;
   // altered token, token of another key, forged key without token
