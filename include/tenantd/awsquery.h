@@ -56,4 +56,12 @@ int td_xml_finish(struct td_xml *x, const char *request_id, struct td_buf *out);
 int td_query_error_xml(const struct td_err *err, const char *ns, const char *request_id,
                        struct td_buf *out);
 
+/* The answer to an action that returned r: with r >= 0, x's document (an open result element
+ * closed first; x may be NULL for none); otherwise err's error document, err given status 500
+ * and failure_type when the action left it unset. out is replaced; *status is the HTTP
+ * status. */
+void td_query_respond(int r, struct td_xml *x, struct td_err *err, const char *ns,
+                      const char *failure_type, const char *request_id, unsigned *status,
+                      struct td_buf *out);
+
 #endif

@@ -1,12 +1,17 @@
 /* A hash map from byte-string keys to pointers. Keys are copied; values are not owned.
- * Hashing is keyed SipHash (OpenSSL) with a per-process random key, so keys chosen by
+ * Hashing is keyed SipHash (libsodium) with a per-process random key, so keys chosen by
  * clients (tenant ids, function names) cannot be used to degrade lookups. */
 #ifndef TENANTD_MAP_H
 #define TENANTD_MAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+/* The maps' keyed hash, for other tables of client-chosen keys (the caches of session tokens
+ * and of tenant templates). */
+uint64_t td_hash(const void *key, size_t len);
 
 struct td_map;
 

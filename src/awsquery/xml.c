@@ -99,3 +99,20 @@ int td_query_error_xml(const struct td_err *err, const char *ns, const char *req
     td_xml_free(x);
     return r;
 }
+
+void td_query_respond(int r, struct td_xml *x, struct td_err *err, const char *ns,
+                      const char *failure_type, const char *request_id, unsigned *status,
+                      struct td_buf *out)
+{
+    if (r >= 0 && x)
+        r = td_xml_close(x) == 0 ? td_xml_finish(x, request_id, out) : -ENOMEM;
+    if (r >= 0) {
+        *status = 200;
+        return;
+    }
+    if (!err->status)
+        td_err_set(err, 500, failure_type, "Request processing has failed");
+    td_buf_reset(out);
+    (void)td_query_error_xml(err, ns, request_id, out);
+    *status = (unsigned)err->status;
+}

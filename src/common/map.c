@@ -35,7 +35,7 @@ static void siphash_setup(void)
         abort(); /* no entropy at all: nothing sensible can continue */
 }
 
-static uint64_t map_hash(const void *key, size_t len)
+uint64_t td_hash(const void *key, size_t len)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, siphash_setup);
@@ -86,7 +86,7 @@ static struct map_entry **map_find(const struct td_map *m, const void *key, size
 
 void *td_map_get(const struct td_map *m, const void *key, size_t len)
 {
-    struct map_entry **pp = map_find(m, key, len, map_hash(key, len));
+    struct map_entry **pp = map_find(m, key, len, td_hash(key, len));
     return *pp ? (*pp)->value : NULL;
 }
 
@@ -112,7 +112,7 @@ static void map_grow(struct td_map *m)
 
 int td_map_put(struct td_map *m, const void *key, size_t len, void *value, void **ret_old)
 {
-    uint64_t hash = map_hash(key, len);
+    uint64_t hash = td_hash(key, len);
     struct map_entry **pp = map_find(m, key, len, hash);
     if (*pp) {
         if (ret_old)
@@ -139,7 +139,7 @@ int td_map_put(struct td_map *m, const void *key, size_t len, void *value, void 
 
 void *td_map_remove(struct td_map *m, const void *key, size_t len)
 {
-    struct map_entry **pp = map_find(m, key, len, map_hash(key, len));
+    struct map_entry **pp = map_find(m, key, len, td_hash(key, len));
     struct map_entry *e = *pp;
     if (!e)
         return NULL;

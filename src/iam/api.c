@@ -779,17 +779,7 @@ void td_iam_handle(struct td_iam *iam, const char *body, size_t len, const char 
     struct call c = {
         .iam = iam, .request_id = request_id, .authorize = authorize_fn, .userdata = userdata};
     int r = dispatch(&c, body, len);
-    if (r == 0 && c.x)
-        r = td_xml_close(c.x) == 0 ? td_xml_finish(c.x, request_id, out) : -ENOMEM;
-    if (r < 0) {
-        if (!c.err.status)
-            td_err_set(&c.err, 500, "ServiceFailure", "Request processing has failed");
-        td_buf_reset(out);
-        (void)td_query_error_xml(&c.err, TD_IAM_NS, request_id, out);
-        *status = (unsigned)c.err.status;
-    } else {
-        *status = 200;
-    }
+    td_query_respond(r, c.x, &c.err, TD_IAM_NS, "ServiceFailure", request_id, status, out);
     td_xml_free(c.x);
     td_query_free(c.q);
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "tenantd/cleanup.h"
+#include "tenantd/map.h"
 #include "tenantd/policy.h"
 #include "tenantd/util.h"
 
@@ -70,7 +71,8 @@ int iam_new_role_id(char out[TD_ROLE_ID_LEN + 1])
 
 /* ---- the tenant template, resolved per tenant ---- */
 
-/* Direct-mapped by a hash of the tenant id: a tenant whose slot is taken replaces its holder. */
+/* Direct-mapped by the keyed hash of the tenant id: a tenant whose slot is taken replaces its
+ * holder. */
 #define TENANT_CACHE_SLOTS 256
 
 struct td_role_tenant_cache {
@@ -93,10 +95,7 @@ static void tenant_cache_free(struct td_role_tenant_cache *c)
 
 static size_t tenant_slot(const char *tenant)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)tenant; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h % TENANT_CACHE_SLOTS;
+    return td_hash(tenant, strlen(tenant)) % TENANT_CACHE_SLOTS;
 }
 
 int td_role_tenant_policy(struct td_role *role, const char *tenant, const struct td_policy **ret)

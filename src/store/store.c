@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "tenantd/cleanup.h"
+#include "tenantd/sqlite.h"
 #include "tenantd/util.h"
 
 struct td_store {
@@ -35,46 +36,14 @@ static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS access_keys ("
                                  "  arn TEXT PRIMARY KEY,"
                                  "  doc TEXT NOT NULL);";
 
-static int sqlite_to_errno(int rc)
-{
-    switch (rc & 0xff) { /* extended result codes carry the primary code in the low byte */
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return 0;
-    case SQLITE_NOMEM:
-        return -ENOMEM;
-    case SQLITE_CONSTRAINT:
-        return -EEXIST;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return -EBUSY;
-    case SQLITE_FULL:
-        return -ENOSPC;
-    case SQLITE_CANTOPEN:
-        return -ENOENT;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-        return -EACCES;
-    default:
-        return -EIO;
-    }
-}
-
-static void finalizep(sqlite3_stmt **st)
-{
-    sqlite3_finalize(*st);
-}
-#define _cleanup_stmt_ __attribute__((cleanup(finalizep)))
-
 static int prepare(struct td_store *s, const char *sql, sqlite3_stmt **ret)
 {
-    return sqlite_to_errno(sqlite3_prepare_v2(s->db, sql, -1, ret, NULL));
+    return td_sqlite_errno(sqlite3_prepare_v2(s->db, sql, -1, ret, NULL));
 }
 
 static int exec_sql(struct td_store *s, const char *sql)
 {
-    return sqlite_to_errno(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+    return td_sqlite_errno(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
 }
 
 static int migrate(struct td_store *s)
@@ -103,7 +72,7 @@ int td_store_open(const char *path, struct td_store **ret)
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                                  SQLITE_OPEN_EXRESCODE,
                              NULL);
-    int r = sqlite_to_errno(rc & 0xff);
+    int r = td_sqlite_errno(rc & 0xff);
     if (r == 0)
         r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                         "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;");
@@ -142,13 +111,13 @@ void td_store_rollback(struct td_store *s)
 
 static int bind_text(sqlite3_stmt *st, int idx, const char *text)
 {
-    return sqlite_to_errno(sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC));
+    return td_sqlite_errno(sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC));
 }
 
 static int step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
-    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+    return rc == SQLITE_DONE ? 0 : td_sqlite_errno(rc);
 }
 
 int td_store_key_add(struct td_store *s, const char *access_key_id, const char *secret,
@@ -164,7 +133,7 @@ int td_store_key_add(struct td_store *s, const char *access_key_id, const char *
     if ((r = bind_text(st, 1, access_key_id)) < 0 || (r = bind_text(st, 2, secret)) < 0 ||
         (r = bind_text(st, 3, principal)) < 0)
         return r;
-    if ((r = sqlite_to_errno(sqlite3_bind_int64(st, 4, td_wall_ms()))) < 0)
+    if ((r = td_sqlite_errno(sqlite3_bind_int64(st, 4, td_wall_ms()))) < 0)
         return r;
     return step_done(st);
 }
@@ -183,7 +152,7 @@ int td_store_keys_load(struct td_store *s, td_store_key_fn fn, void *userdata)
         if (r < 0)
             return r;
     }
-    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+    return rc == SQLITE_DONE ? 0 : td_sqlite_errno(rc);
 }
 
 int td_store_code_put(struct td_store *s, const char *sha256_hex, const void *zip, size_t len)
@@ -194,9 +163,9 @@ int td_store_code_put(struct td_store *s, const char *sha256_hex, const void *zi
         return r;
     if ((r = bind_text(st, 1, sha256_hex)) < 0)
         return r;
-    if ((r = sqlite_to_errno(sqlite3_bind_int64(st, 2, (sqlite3_int64)len))) < 0)
+    if ((r = td_sqlite_errno(sqlite3_bind_int64(st, 2, (sqlite3_int64)len))) < 0)
         return r;
-    if ((r = sqlite_to_errno(sqlite3_bind_blob64(st, 3, zip, len, SQLITE_STATIC))) < 0)
+    if ((r = td_sqlite_errno(sqlite3_bind_blob64(st, 3, zip, len, SQLITE_STATIC))) < 0)
         return r;
     return step_done(st);
 }
@@ -213,7 +182,7 @@ int td_store_code_get(struct td_store *s, const char *sha256_hex, struct td_buf 
     if (rc == SQLITE_DONE)
         return -ENOENT;
     if (rc != SQLITE_ROW)
-        return sqlite_to_errno(rc);
+        return td_sqlite_errno(rc);
     const void *blob = sqlite3_column_blob(st, 0);
     int n = sqlite3_column_bytes(st, 0);
     return td_buf_append(out, blob, (size_t)n);
@@ -282,93 +251,84 @@ int td_store_functions_load(struct td_store *s, td_store_function_fn fn, void *u
         if (r < 0)
             return r;
     }
-    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+    return rc == SQLITE_DONE ? 0 : td_sqlite_errno(rc);
+}
+
+/* ---- documents keyed by text: roles by name, managed policies by ARN ---- */
+
+static int doc_put(struct td_store *s, const char *sql, const char *key, const char *doc_json)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = prepare(s, sql, &st);
+    if (r < 0)
+        return r;
+    if ((r = bind_text(st, 1, key)) < 0 || (r = bind_text(st, 2, doc_json)) < 0)
+        return r;
+    return step_done(st);
+}
+
+static int doc_delete(struct td_store *s, const char *sql, const char *key)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = prepare(s, sql, &st);
+    if (r < 0)
+        return r;
+    if ((r = bind_text(st, 1, key)) < 0)
+        return r;
+    r = step_done(st);
+    if (r == 0 && sqlite3_changes(s->db) == 0)
+        return -ENOENT;
+    return r;
+}
+
+static int docs_load(struct td_store *s, const char *sql, td_store_role_fn fn, void *userdata)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = prepare(s, sql, &st);
+    if (r < 0)
+        return r;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+               userdata);
+        if (r < 0)
+            return r;
+    }
+    return td_sqlite_errno(rc);
 }
 
 int td_store_role_put(struct td_store *s, const char *name, const char *doc_json)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    int r = prepare(s,
-                    "INSERT INTO roles(name, doc) VALUES (?1, ?2) "
-                    "ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
-                    &st);
-    if (r < 0)
-        return r;
-    if ((r = bind_text(st, 1, name)) < 0 || (r = bind_text(st, 2, doc_json)) < 0)
-        return r;
-    return step_done(st);
+    return doc_put(s,
+                   "INSERT INTO roles(name, doc) VALUES (?1, ?2) "
+                   "ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
+                   name, doc_json);
 }
 
 int td_store_role_delete(struct td_store *s, const char *name)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    int r = prepare(s, "DELETE FROM roles WHERE name = ?1", &st);
-    if (r < 0)
-        return r;
-    if ((r = bind_text(st, 1, name)) < 0)
-        return r;
-    r = step_done(st);
-    if (r == 0 && sqlite3_changes(s->db) == 0)
-        return -ENOENT;
-    return r;
+    return doc_delete(s, "DELETE FROM roles WHERE name = ?1", name);
 }
 
 int td_store_roles_load(struct td_store *s, td_store_role_fn fn, void *userdata)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    int r = prepare(s, "SELECT name, doc FROM roles ORDER BY name", &st);
-    if (r < 0)
-        return r;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-               userdata);
-        if (r < 0)
-            return r;
-    }
-    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+    return docs_load(s, "SELECT name, doc FROM roles ORDER BY name", fn, userdata);
 }
 
 int td_store_policy_put(struct td_store *s, const char *arn, const char *doc_json)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    int r = prepare(s,
-                    "INSERT INTO policies(arn, doc) VALUES (?1, ?2) "
-                    "ON CONFLICT(arn) DO UPDATE SET doc = excluded.doc",
-                    &st);
-    if (r < 0)
-        return r;
-    if ((r = bind_text(st, 1, arn)) < 0 || (r = bind_text(st, 2, doc_json)) < 0)
-        return r;
-    return step_done(st);
+    return doc_put(s,
+                   "INSERT INTO policies(arn, doc) VALUES (?1, ?2) "
+                   "ON CONFLICT(arn) DO UPDATE SET doc = excluded.doc",
+                   arn, doc_json);
 }
 
 int td_store_policy_delete(struct td_store *s, const char *arn)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    int r = prepare(s, "DELETE FROM policies WHERE arn = ?1", &st);
-    if (r < 0)
-        return r;
-    if ((r = bind_text(st, 1, arn)) < 0)
-        return r;
-    r = step_done(st);
-    if (r == 0 && sqlite3_changes(s->db) == 0)
-        return -ENOENT;
-    return r;
+    return doc_delete(s, "DELETE FROM policies WHERE arn = ?1", arn);
 }
 
 int td_store_policies_load(struct td_store *s, td_store_role_fn fn, void *userdata)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    int r = prepare(s, "SELECT arn, doc FROM policies ORDER BY arn", &st);
-    if (r < 0)
-        return r;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        r = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-               userdata);
-        if (r < 0)
-            return r;
-    }
-    return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+    return docs_load(s, "SELECT arn, doc FROM policies ORDER BY arn", fn, userdata);
 }

@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 
 #include "tenantd/cleanup.h"
+#include "tenantd/map.h"
 #include "tenantd/util.h"
 
 #define TOKEN_PREFIX     "TDS1."
@@ -385,7 +386,8 @@ struct td_session *td_session_dup(const struct td_session *s)
     return c;
 }
 
-/* Direct-mapped by the token's MAC: a token whose slot is taken replaces its holder. */
+/* Direct-mapped by the keyed hash of the token's MAC: a token whose slot is taken replaces its
+ * holder. */
 #define CACHE_SLOTS 512
 
 struct cached_token {
@@ -421,13 +423,11 @@ void td_session_cache_free(struct td_session_cache *c)
     free(c);
 }
 
-/* The token's last characters are its MAC: as good a hash as any. */
+/* The token's last characters are its MAC: hashing those is enough. */
 static size_t token_slot(const char *token, size_t len)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = len > 16 ? len - 16 : 0; i < len; i++)
-        h = (h ^ (unsigned char)token[i]) * 16777619u;
-    return h % CACHE_SLOTS;
+    size_t tail = len > 16 ? 16 : len;
+    return td_hash(token + len - tail, tail) % CACHE_SLOTS;
 }
 
 int td_session_open_cached(struct td_session_cache *c, const struct td_session_keys *keys,

@@ -60,6 +60,8 @@ static bool past_prefix(const struct page *p, const json_t *item)
     return past;
 }
 
+/* A parallel Scan's segment of an item. Unkeyed on purpose (not td_hash): a client's segments
+ * must keep the same items across requests and daemon restarts. */
 static uint32_t fnv1a(const void *data, size_t len)
 {
     const unsigned char *b = data;

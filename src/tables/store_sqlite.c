@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "tenantd/cleanup.h"
+#include "tenantd/sqlite.h"
 #include "tenantd/tables.h"
 #include "tenantd/util.h"
 
@@ -44,56 +45,21 @@ static const char schema_sql[] = "PRAGMA journal_mode=WAL;"
                                  "  item TEXT NOT NULL,"
                                  "  PRIMARY KEY (table_id, hk, rk)) WITHOUT ROWID;";
 
-static int rc_errno(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return 0;
-    case SQLITE_NOMEM:
-        return -ENOMEM;
-    case SQLITE_CONSTRAINT:
-        return -EEXIST;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return -EBUSY;
-    case SQLITE_FULL:
-        return -ENOSPC;
-    default:
-        return -EIO;
-    }
-}
-
 static struct sqlite_store *S(struct td_table_store *s)
 {
     return (struct sqlite_store *)s;
 }
 
-static void finalizep(sqlite3_stmt **st)
-{
-    sqlite3_finalize(*st);
-}
-#define _cleanup_stmt_ __attribute__((cleanup(finalizep)))
-
-/* For a statement kept prepared: reset it and drop its bindings when done. */
-static void resetp(sqlite3_stmt **st)
-{
-    sqlite3_reset(*st);
-    sqlite3_clear_bindings(*st);
-}
-#define _cleanup_reset_ __attribute__((cleanup(resetp)))
-
 static int prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st)
 {
-    return rc_errno(sqlite3_prepare_v2(s->db, sql, -1, st, NULL));
+    return td_sqlite_errno(sqlite3_prepare_v2(s->db, sql, -1, st, NULL));
 }
 
 /* Bind a BLOB; an empty key (no sort key) is a zero-length blob, never NULL. */
 static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t len)
 {
     static const char none = 0;
-    return rc_errno(sqlite3_bind_blob(st, i, len ? p : &none, (int)len, SQLITE_TRANSIENT));
+    return td_sqlite_errno(sqlite3_bind_blob(st, i, len ? p : &none, (int)len, SQLITE_TRANSIENT));
 }
 
 /* ---- tables ---- */
@@ -115,7 +81,7 @@ static int create_table(struct td_table_store *base, struct td_table *t)
     sqlite3_bind_text(st, 5, t->range_name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 6, (int)t->range_type);
     sqlite3_bind_int64(st, 7, t->created_ms);
-    if ((r = rc_errno(sqlite3_step(st))) < 0)
+    if ((r = td_sqlite_errno(sqlite3_step(st))) < 0)
         return r;
     t->id = sqlite3_last_insert_rowid(s->db);
     return 0;
@@ -135,10 +101,11 @@ static int delete_table(struct td_table_store *base, const char *name)
         return r;
     sqlite3_bind_int64(items, 1, t.id);
     sqlite3_bind_int64(table, 1, t.id);
-    if ((r = rc_errno(sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))) < 0)
+    if ((r = td_sqlite_errno(sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))) < 0)
         return r;
-    if ((r = rc_errno(sqlite3_step(items))) == 0 && (r = rc_errno(sqlite3_step(table))) == 0)
-        return rc_errno(sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL));
+    if ((r = td_sqlite_errno(sqlite3_step(items))) == 0 &&
+        (r = td_sqlite_errno(sqlite3_step(table))) == 0)
+        return td_sqlite_errno(sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL));
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return r;
 }
@@ -156,7 +123,7 @@ static int get_table(struct td_table_store *base, const char *name, struct td_ta
     if (rc == SQLITE_DONE)
         return -ENOENT;
     if (rc != SQLITE_ROW)
-        return rc_errno(rc);
+        return td_sqlite_errno(rc);
     memset(ret, 0, sizeof(*ret));
     ret->id = sqlite3_column_int64(st, 0);
     copy_text(ret->name, sizeof(ret->name), sqlite3_column_text(st, 1));
@@ -182,7 +149,7 @@ static int list_tables(struct td_table_store *base, const char *after, size_t li
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0))) < 0)
             return -ENOMEM;
-    return rc_errno(rc);
+    return td_sqlite_errno(rc);
 }
 
 static int table_stats(struct td_table_store *base, const struct td_table *t, int64_t *items,
@@ -197,7 +164,7 @@ static int table_stats(struct td_table_store *base, const struct td_table *t, in
     sqlite3_bind_int64(st, 1, t->id);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW)
-        return rc_errno(rc);
+        return td_sqlite_errno(rc);
     *items = sqlite3_column_int64(st, 0);
     *bytes = sqlite3_column_int64(st, 1);
     return 0;
@@ -207,12 +174,12 @@ static int table_stats(struct td_table_store *base, const struct td_table *t, in
 
 static int begin(struct td_table_store *base)
 {
-    return rc_errno(sqlite3_exec(S(base)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+    return td_sqlite_errno(sqlite3_exec(S(base)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
 }
 
 static int commit(struct td_table_store *base)
 {
-    return rc_errno(sqlite3_exec(S(base)->db, "COMMIT", NULL, NULL, NULL));
+    return td_sqlite_errno(sqlite3_exec(S(base)->db, "COMMIT", NULL, NULL, NULL));
 }
 
 static void rollback(struct td_table_store *base)
@@ -227,7 +194,7 @@ static int bind_key(sqlite3_stmt *st, const struct td_table *t, const void *hk, 
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    int r = rc_errno(sqlite3_bind_int64(st, 1, t->id));
+    int r = td_sqlite_errno(sqlite3_bind_int64(st, 1, t->id));
     if (r == 0)
         r = bind_blob(st, 2, hk, hk_len);
     if (r == 0)
@@ -249,7 +216,7 @@ static int get_item(struct td_table_store *base, const struct td_table *t, const
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(s->get_stmt);
-        return rc_errno(rc);
+        return td_sqlite_errno(rc);
     }
     const char *text = (const char *)sqlite3_column_text(s->get_stmt, 0);
     *json = text ? strdup(text) : NULL;
@@ -263,11 +230,11 @@ static int put_item(struct td_table_store *base, const struct td_table *t, const
     struct sqlite_store *s = S(base);
     int r = bind_key(s->put_stmt, t, hk, hk_len, rk, rk_len);
     if (r == 0)
-        r = rc_errno(sqlite3_bind_int64(s->put_stmt, 4, (sqlite3_int64)size));
+        r = td_sqlite_errno(sqlite3_bind_int64(s->put_stmt, 4, (sqlite3_int64)size));
     if (r == 0)
-        r = rc_errno(sqlite3_bind_text(s->put_stmt, 5, json, -1, SQLITE_STATIC));
+        r = td_sqlite_errno(sqlite3_bind_text(s->put_stmt, 5, json, -1, SQLITE_STATIC));
     if (r == 0)
-        r = rc_errno(sqlite3_step(s->put_stmt));
+        r = td_sqlite_errno(sqlite3_step(s->put_stmt));
     sqlite3_reset(s->put_stmt);
     sqlite3_clear_bindings(s->put_stmt);
     return r;
@@ -279,7 +246,7 @@ static int delete_item(struct td_table_store *base, const struct td_table *t, co
     struct sqlite_store *s = S(base);
     int r = bind_key(s->delete_stmt, t, hk, hk_len, rk, rk_len);
     if (r == 0)
-        r = rc_errno(sqlite3_step(s->delete_stmt));
+        r = td_sqlite_errno(sqlite3_step(s->delete_stmt));
     sqlite3_reset(s->delete_stmt);
     return r;
 }
@@ -303,7 +270,7 @@ static int walk_rows(sqlite3_stmt *st, int key_columns, td_item_visit_fn fn, voi
         if (!fn(&it, userdata))
             return 0;
     }
-    return rc_errno(rc);
+    return td_sqlite_errno(rc);
 }
 
 /* The rows of a query or scan, counting the work SQLite did for them (see
@@ -404,12 +371,12 @@ int td_table_store_sqlite_open(const char *path, struct td_table_store **ret)
     if (!s)
         return -ENOMEM;
     s->base.ops = &sqlite_ops;
-    int r = rc_errno(sqlite3_open_v2(
+    int r = td_sqlite_errno(sqlite3_open_v2(
         path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL));
     if (r == 0)
-        r = rc_errno(sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL));
+        r = td_sqlite_errno(sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL));
     if (r == 0)
-        r = rc_errno(sqlite3_busy_timeout(s->db, 5000));
+        r = td_sqlite_errno(sqlite3_busy_timeout(s->db, 5000));
     if (r == 0)
         r = prepare(s,
                     "SELECT id, name, uuid, hash_name, hash_type, range_name, range_type, "
