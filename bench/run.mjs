@@ -300,13 +300,15 @@ async function benchWarmLatency(d, nginx1) {
   const payload = JSON.stringify({ data: "x".repeat(128 - 12) });
   const script = wrkScript([await signedInvoke(d, "echo", "lat", payload)], writeBody(payload));
   wrk(d.endpoint, { seconds: 1, script }); // warm-up
-  const t = wrk(d.endpoint, { script });
+  const t = withCpu(d, () => wrk(d.endpoint, { script }));
   const n = wrk(nginx1.url, { script: plainScript() });
   results.benchmarks.a_warm_latency = { tenantd: t, nginx: n };
   row("a warm invoke c1", "p50", us(t.p50), us(n.p50), ratio(t.p50, n.p50), "≤ 3×", t.p50 <= 3 * n.p50);
   row("a warm invoke c1", "p99", us(t.p99), us(n.p99), ratio(t.p99, n.p99), "≤ 5×", t.p99 <= 5 * n.p99);
   row("a warm invoke c1", "max", us(t.max), us(n.max), ratio(t.max, n.max));
   row("a warm invoke c1", "req/s", t.rps.toFixed(0), n.rps.toFixed(0), ratio(t.rps, n.rps));
+  // Steadier than latency on a shared VM: what one invocation costs the daemon itself.
+  row("a warm invoke c1", "daemon CPU / invoke", us(t.cpu_us / t.requests), "", "");
 }
 
 function writeBody(payload) {
@@ -325,15 +327,16 @@ async function benchThroughput(d, nginx2) {
   const plainScriptInv = wrkScript([await signedInvoke(d, "echo-plain", null, payload)], body);
   const opts = { threads: 2, connections: 64 };
   wrk(d.endpoint, { ...opts, seconds: 2, script: tenantScript }); // create the environments
-  const t16 = wrk(d.endpoint, { ...opts, script: tenantScript });
+  const t16 = withCpu(d, () => wrk(d.endpoint, { ...opts, script: tenantScript }));
   wrk(d.endpoint, { ...opts, seconds: 2, script: plainScriptInv });
-  const tplain = wrk(d.endpoint, { ...opts, script: plainScriptInv });
+  const tplain = withCpu(d, () => wrk(d.endpoint, { ...opts, script: plainScriptInv }));
   const n = wrk(nginx2.url, { ...opts, script: plainScript() });
   results.benchmarks.b_throughput = { per_tenant_16: t16, plain: tplain, nginx: n };
   for (const [name, t] of [["16 tenants", t16], ["plain function", tplain]]) {
     const frac = t.rps / n.rps;
     row("b warm c64", `${name} req/s`, t.rps.toFixed(0), n.rps.toFixed(0), `${(frac * 100).toFixed(1)}%`, "≥ 25%", frac >= 0.25);
     row("b warm c64", `${name} p99`, us(t.p99), us(n.p99), ratio(t.p99, n.p99));
+    row("b warm c64", `${name} daemon CPU / invoke`, us(t.cpu_us / t.requests), "", "");
     if (t.errors) row("b warm c64", `${name} errors`, String(t.errors), "0", "");
   }
 }

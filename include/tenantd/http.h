@@ -50,6 +50,11 @@ void td_http_server_free(struct td_http_server *s);
 /* Hand an accepted socket to the server; `context` is kept with the connection and returned
  * by td_http_conn_context() for each request on it. The socket is owned by the server after. */
 int td_http_server_add_connection(struct td_http_server *s, int fd, uint64_t context);
+/* Serve a connected stream socket (AF_UNIX) without libmicrohttpd, on the loop directly: for a
+ * peer that is one latency-critical client sending requests one at a time (a runtime on its
+ * API socket). Same handlers, same request API; see lean.c for what it accepts. The socket is
+ * owned by the server after. */
+int td_http_server_add_lean_connection(struct td_http_server *s, int fd, uint64_t context);
 /* Number of requests currently between on_headers and their end. */
 size_t td_http_server_active(const struct td_http_server *s);
 

@@ -10,6 +10,13 @@ extern enum td_log_level td_log_max_level;
 void td_log_write(enum td_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+struct iovec;
+/* Raw bytes for stderr (whole lines), in order with the messages above. They are buffered:
+ * td_log_flush writes them out (the daemon calls it before its loop waits; errors, warnings
+ * and exit flush by themselves). */
+void td_log_out(const struct iovec *iov, int n);
+void td_log_flush(void);
+
 #define td_log(level, ...)                                                                         \
     do {                                                                                           \
         if ((level) <= td_log_max_level)                                                           \

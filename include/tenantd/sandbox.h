@@ -23,7 +23,9 @@ struct td_sandbox_spec {
     uid_t uid;                   /* the environment's own ids outside (mapped from the sandbox */
     gid_t gid;                   /* user inside, TD_SANDBOX_UID/GID) */
     int log_fd;                  /* becomes the runtime's stdout and stderr */
-    uint16_t api_port;           /* 9001 */
+    int runtime_api_fd; /* a connected socket the runtime inherits as TD_SANDBOX_RUNTIME_API_FD,
+                           or -1 */
+    uint16_t api_port;  /* 9001 */
     const char *hostname;
     pid_t first_pid; /* process id of the runtime inside its PID namespace (0 = 2) */
     const struct td_seccomp_filter *seccomp; /* loaded by the runtime just before exec */
@@ -56,6 +58,9 @@ void td_sandbox_close(struct td_sandbox *sb);
 /* The ids functions run as inside their user namespace (Lambda's sbx_user1051). */
 #define TD_SANDBOX_UID 993
 #define TD_SANDBOX_GID 990
+
+/* The descriptor number of spec->runtime_api_fd in the runtime (TENANTD_RUNTIME_API_FD). */
+#define TD_SANDBOX_RUNTIME_API_FD 3
 
 /* Exit statuses init reports, besides the runtime's own. */
 #define TD_SANDBOX_EXIT_SETUP 125 /* the sandbox could not be set up */

@@ -109,7 +109,8 @@ void td_sched_shutdown(struct td_sched *s, void (*done)(void *), void *arg);
 void td_sched_free(struct td_sched *s);
 void td_sched_get_stats(const struct td_sched *s, struct td_sched_stats *out);
 
-struct td_invocation *td_invocation_new(struct td_function *fn);
+/* request_id: the id the invocation carries (the Invoke request's own), or NULL for a new one. */
+struct td_invocation *td_invocation_new(struct td_function *fn, const char *request_id);
 void td_invocation_free(struct td_invocation *inv);
 
 /* Run an invocation. Synchronous ones that cannot get an environment fail at once with

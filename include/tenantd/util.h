@@ -27,6 +27,8 @@ void td_hex(const uint8_t *data, size_t len, char *out);
 int td_uuid4(char out[TD_UUID_LEN + 1]);
 /* Fill buf with random bytes from the kernel. */
 int td_random(void *buf, size_t len);
+/* Random bytes for identifiers, from a buffered pool (see util.c); never for secrets. */
+int td_random_id_bytes(void *buf, size_t len);
 
 /* Monotonic and wall clocks, in milliseconds and microseconds. */
 int64_t td_mono_ms(void);

@@ -1,6 +1,9 @@
 /* tdrt: the C runtime client for the Lambda Runtime API 2018-06-01 (see tdrt.h).
  *
- * HTTP/1.1 over one blocking TCP socket, kept alive for the life of the process: a request is
+ * HTTP/1.1 over one blocking socket, kept alive for the life of the process: under tenantd the
+ * environment starts with a connected one (TENANTD_RUNTIME_API_FD, an AF_UNIX socket that costs
+ * both sides less per request than loopback TCP); otherwise, and should that one end, a TCP
+ * connection to AWS_LAMBDA_RUNTIME_API. A request is
  * its head (built with snprintf) and body, sent with one sendmsg() when the socket buffer
  * takes it; the answer is parsed by llhttp (the parser of Node.js, compiled from Debian's
  * node-llhttp sources). Nothing is initialised before the first request, so a function
@@ -34,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -522,8 +526,12 @@ struct tdrt_state {
     char api[TDRT_HOST_MAX + 1]; /* host:port as given: the Host header */
     char host[TDRT_HOST_MAX + 1];
     char port[6];
-    struct rbuf head; /* the request head, reused */
-    struct rbuf path; /* the request path after /2018-06-01, reused */
+    struct rbuf head;      /* the request head, reused */
+    struct rbuf path;      /* the request path after /2018-06-01, reused */
+    struct rbuf next_head; /* GET /next, sent right behind an invocation's response */
+    bool next_sent;        /* a GET /next went out behind the last request, unanswered yet */
+    size_t carry_off;      /* bytes of its answer that came with the one before: */
+    size_t carry_len;      /* recv_buffer[carry_off, carry_off + carry_len) */
     llhttp_t parser;
 };
 
@@ -536,6 +544,8 @@ static void conn_close(struct tdrt_state *s)
         (void)close(s->fd);
     s->fd = -1;
     s->reused = false;
+    s->next_sent = false;
+    s->carry_len = 0;
 }
 
 static void state_close(struct tdrt_state *s)
@@ -543,6 +553,7 @@ static void state_close(struct tdrt_state *s)
     conn_close(s);
     rbuf_release(&s->head);
     rbuf_release(&s->path);
+    rbuf_release(&s->next_head);
     s->configured = false;
 }
 
@@ -587,7 +598,28 @@ static int parse_api(struct tdrt_state *s, const char *api)
     return 0;
 }
 
-/* Read the configuration. The connection is made by the first request. */
+/* The connected socket tenantd hands the runtime, if any. It is taken once: the variable is
+ * removed and the descriptor closed on exec, so the function's own child processes see neither.
+ * It counts as a kept-alive connection, so that one found closed is replaced by a fresh TCP
+ * connection instead of failing the request. */
+static void take_inherited_conn(struct tdrt_state *s)
+{
+    const char *text = getenv("TENANTD_RUNTIME_API_FD");
+    if (!text)
+        return;
+    char *end;
+    long fd = strtol(text, &end, 10);
+    struct stat st;
+    bool usable = *text && !*end && fd > STDERR_FILENO && fd < 1024 && fstat((int)fd, &st) == 0 &&
+                  S_ISSOCK(st.st_mode) && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0;
+    (void)unsetenv("TENANTD_RUNTIME_API_FD");
+    if (!usable)
+        return;
+    s->fd = (int)fd;
+    s->reused = true;
+}
+
+/* Read the configuration. The connection is made by the first request, unless inherited. */
 static int state_open(struct tdrt_state *s)
 {
     if (s->configured)
@@ -604,7 +636,16 @@ static int state_open(struct tdrt_state *s)
     }
     s->head.max = TDRT_HEAD_MAX;
     s->path.max = TDRT_HEAD_MAX;
+    s->next_head.max = TDRT_HEAD_MAX;
+    s->next_head.len = 0;
+    if (rbuf_printf(&s->next_head,
+                    "GET /" TDRT_API_VERSION "/runtime/invocation/next HTTP/1.1\r\n"
+                    "Host: %s\r\n"
+                    "User-Agent: " TDRT_USER_AGENT "\r\n\r\n",
+                    s->api) < 0)
+        return -ENOMEM;
     s->configured = true;
+    take_inherited_conn(s);
     return 0;
 }
 
@@ -709,8 +750,11 @@ static int send_all(int fd, struct iovec *iov, size_t iovcnt)
 enum { REPLY_OK = 0, REPLY_NONE = 1 };
 
 /* Read and parse one answer. REPLY_OK with rp filled; REPLY_NONE when the connection ended
- * (EOF or reset) before any byte of it; a negative errno otherwise (logged). */
-static int read_reply(struct tdrt_state *s, struct reply *rp, const char *method, const char *path)
+ * (EOF or reset) before any byte of it; a negative errno otherwise (logged). With keep_rest,
+ * bytes after the answer are the start of the next one (a request went out behind this one):
+ * they are kept for the next read_reply instead of making the connection suspect. */
+static int read_reply(struct tdrt_state *s, struct reply *rp, const char *method, const char *path,
+                      bool keep_rest)
 {
     llhttp_t *p = &s->parser;
     llhttp_init(p, HTTP_RESPONSE, &reply_settings);
@@ -723,7 +767,14 @@ static int read_reply(struct tdrt_state *s, struct reply *rp, const char *method
             dst = ev->data + ev->len;
             room = rp->body_left < SIZE_MAX ? (size_t)rp->body_left : SIZE_MAX;
         }
-        ssize_t n = recv(s->fd, dst, room, 0);
+        ssize_t n;
+        if (s->carry_len > 0) {
+            dst = recv_buffer + s->carry_off;
+            n = (ssize_t)s->carry_len;
+            s->carry_len = 0;
+        } else {
+            n = recv(s->fd, dst, room, 0);
+        }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 || n == 0) {
@@ -750,9 +801,17 @@ static int read_reply(struct tdrt_state *s, struct reply *rp, const char *method
         rp->started = true;
         llhttp_errno_t e = llhttp_execute(p, dst, (size_t)n);
         if (rp->done) {
-            /* Bytes after the answer were never asked for: do not trust the connection. */
-            if (llhttp_get_error_pos(p) != dst + n)
-                rp->keep_alive = false;
+            const char *end = llhttp_get_error_pos(p);
+            if (end != dst + n) {
+                if (keep_rest && dst >= recv_buffer && dst < recv_buffer + sizeof(recv_buffer)) {
+                    s->carry_off = (size_t)(end - recv_buffer);
+                    s->carry_len = (size_t)(dst + n - end);
+                } else {
+                    /* Bytes after the answer were never asked for: do not trust the
+                     * connection. */
+                    rp->keep_alive = false;
+                }
+            }
             return REPLY_OK;
         }
         if (e == HPE_OK)
@@ -772,7 +831,8 @@ static int read_reply(struct tdrt_state *s, struct reply *rp, const char *method
  * optional body with its content type and error type. 0 with the answer in rp (any status),
  * or a negative errno (logged) when there is no usable answer. */
 static int request(struct tdrt_state *s, const char *method, const char *content_type,
-                   const char *error_type, const void *body, size_t len, struct reply *rp)
+                   const char *error_type, const void *body, size_t len, bool then_next,
+                   struct reply *rp)
 {
     const char *path = s->path.data;
     struct rbuf *h = &s->head;
@@ -796,12 +856,14 @@ static int request(struct tdrt_state *s, const char *method, const char *content
             return r;
         bool reused = s->reused;
 
-        struct iovec iov[2] = {{.iov_base = h->data, .iov_len = h->len}};
+        struct iovec iov[3] = {{.iov_base = h->data, .iov_len = h->len}};
         size_t iovcnt = 1;
-        if (len > 0) {
-            iov[1] = (struct iovec){.iov_base = (void *)body, .iov_len = len};
-            iovcnt = 2;
-        }
+        if (len > 0)
+            iov[iovcnt++] = (struct iovec){.iov_base = (void *)body, .iov_len = len};
+        /* GET /next rides along: the server reads it as soon as this request is answered. */
+        if (then_next)
+            iov[iovcnt++] =
+                (struct iovec){.iov_base = s->next_head.data, .iov_len = s->next_head.len};
         int sent = send_all(s->fd, iov, iovcnt);
         if (sent < 0 && sent != -EPIPE && sent != -ECONNRESET) {
             tdrt_log("%s %s: sending: %s", method, path, strerror(-sent));
@@ -810,12 +872,14 @@ static int request(struct tdrt_state *s, const char *method, const char *content
         }
         /* Even when sending failed, the server may have answered (say, 413) before it
          * closed: read what it said. */
-        r = read_reply(s, rp, method, path);
+        r = read_reply(s, rp, method, path, then_next);
         if (r == REPLY_OK) {
-            if (sent != 0 || !rp->keep_alive)
+            if (sent != 0 || !rp->keep_alive) {
                 conn_close(s);
-            else
+            } else {
                 s->reused = true;
+                s->next_sent = then_next;
+            }
             return 0;
         }
         conn_close(s);
@@ -833,11 +897,11 @@ static int request(struct tdrt_state *s, const char *method, const char *content
 /* POST body to s->path. Returns the HTTP status, or a negative errno when no answer came
  * (logged). Answers other than 2xx are logged. */
 static int post(struct tdrt_state *s, const void *body, size_t len, const char *content_type,
-                const char *error_type)
+                const char *error_type, bool then_next)
 {
     struct reply rp;
     reply_init(&rp, NULL);
-    int r = request(s, "POST", content_type, error_type, body, len, &rp);
+    int r = request(s, "POST", content_type, error_type, body, len, then_next, &rp);
     reply_release(&rp);
     if (r < 0)
         return r;
@@ -888,7 +952,7 @@ static int post_invocation_error(struct tdrt_state *s, const char *request_id, c
     int r = set_invocation_path(s, request_id, "error");
     if (r < 0)
         return r;
-    return post_verdict(post(s, body, strlen(body), "application/json", type));
+    return post_verdict(post(s, body, strlen(body), "application/json", type, false));
 }
 
 /* Wait for the next invocation. 0 with inv filled, or a negative errno (fatal). */
@@ -901,7 +965,22 @@ static int next_invocation(struct tdrt_state *s, struct invocation *inv)
         inv->event.max = TDRT_EVENT_MAX;
         struct reply rp;
         reply_init(&rp, inv);
-        r = request(s, "GET", NULL, NULL, NULL, 0, &rp);
+        r = REPLY_NONE;
+        if (s->next_sent && s->fd >= 0) {
+            /* Sent behind the last response: only its answer is to be read. */
+            s->next_sent = false;
+            r = read_reply(s, &rp, "GET", s->path.data, false);
+            if (r == REPLY_OK && rp.keep_alive)
+                s->reused = true;
+            else
+                conn_close(s);
+            if (r == REPLY_NONE) { /* the connection ended first: ask again, afresh */
+                reply_release(&rp);
+                reply_init(&rp, inv);
+            }
+        }
+        if (r == REPLY_NONE)
+            r = request(s, "GET", NULL, NULL, NULL, 0, false, &rp);
         reply_release(&rp);
         if (r < 0)
             return r;
@@ -1036,13 +1115,14 @@ static int post_response(struct tdrt_state *s, const char *request_id,
         int r = set_invocation_path(s, request_id, "error");
         if (r < 0)
             return r;
-        return post_verdict(post(s, body, strlen(body), "application/json", resp->error_type));
+        return post_verdict(
+            post(s, body, strlen(body), "application/json", resp->error_type, true));
     }
     int r = set_invocation_path(s, request_id, "response");
     if (r < 0)
         return r;
     const char *ct = resp->kind == RESP_OK ? resp->content_type : TDRT_DEFAULT_CTYPE;
-    return post_verdict(post(s, resp->data, resp->len, ct, NULL));
+    return post_verdict(post(s, resp->data, resp->len, ct, NULL, true));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1135,7 +1215,7 @@ int tdrt_init_error(const char *error_type, const char *message)
         state_close(s);
         return -ENOMEM;
     }
-    int status = post(s, body, strlen(body), "application/json", error_type);
+    int status = post(s, body, strlen(body), "application/json", error_type, false);
     state_close(s);
     if (status < 0)
         return status;

@@ -39,6 +39,7 @@ static const char *const reserved_env_keys[] = {
     "LAMBDA_RUNTIME_DIR",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "TENANTD_RUNTIME_API_FD",
 };
 
 const char *td_runtime_name(enum td_runtime rt)

@@ -679,6 +679,12 @@ static void raise_fd_limit(void)
     }
 }
 
+static void on_log_flush(uv_prepare_t *h)
+{
+    (void)h;
+    td_log_flush();
+}
+
 int td_daemon_run(const struct td_daemon_config *cfg)
 {
     struct td_daemon *d = calloc(1, sizeof(*d));
@@ -690,6 +696,9 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     uv_loop_init(&d->loop);
+    uv_prepare_init(&d->loop, &d->log_flush);
+    uv_prepare_start(&d->log_flush, on_log_flush);
+    uv_unref((uv_handle_t *)&d->log_flush); /* it never keeps the loop alive */
     int r = daemon_start(d);
     if (r == 0)
         uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -703,6 +712,9 @@ int td_daemon_run(const struct td_daemon_config *cfg)
         uv_run(&d->loop, UV_RUN_NOWAIT);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&d->log_flush, NULL);
+    uv_run(&d->loop, UV_RUN_NOWAIT);
+    td_log_flush();
     (void)uv_loop_close(&d->loop);
     td_registry_free(d->svc.registry);
     td_iam_free(d->svc.iam);

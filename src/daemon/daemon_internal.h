@@ -50,6 +50,7 @@ struct td_daemon {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t drain;
+    uv_prepare_t log_flush; /* writes the log buffer out before the loop waits */
     int64_t drain_deadline_ms;
     bool stopping;
 };

@@ -9,52 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
+#include "http_internal.h"
 #include "tenantd/cleanup.h"
 #include "tenantd/list.h"
 #include "tenantd/log.h"
 #include "tenantd/util.h"
-
-struct td_http_server {
-    uv_loop_t *loop;
-    struct MHD_Daemon *mhd;
-    uv_poll_t poll;
-    uv_timer_t timer;
-    uv_check_t check;
-    struct td_http_server_options opts;
-    bool need_run;
-    bool stopping;
-    size_t active;
-    struct td_list requests; /* every live request, for shutdown */
-    uint64_t *ctx_by_fd;     /* connection contexts of added sockets, indexed by fd */
-    size_t ctx_cap;
-    int handles_open;
-};
-
-struct td_http_request {
-    struct td_http_server *server;
-    struct MHD_Connection *conn;
-    const char *method;
-    const char *url;
-    char *query;
-    struct td_buf body;
-    uint64_t body_total;
-    bool overflow;
-    bool dispatched;
-    bool in_handler;
-    bool want_suspend;
-    bool suspended;
-    bool answered;
-    bool drop;
-    struct MHD_Response *response;
-    unsigned status;
-    void *owner;
-    void (*on_gone)(struct td_http_request *req, void *owner);
-    struct td_list link;
-    int64_t start_us;
-    uint64_t conn_context;
-};
 
 /* ---- request accessors ---- */
 
@@ -89,6 +48,8 @@ static enum MHD_Result append_query_arg(void *cls, enum MHD_ValueKind kind, cons
 
 const char *td_http_query(struct td_http_request *req)
 {
+    if (req->lean)
+        return req->raw_query ? req->raw_query : "";
     if (!req->query) {
         struct td_buf b = TD_BUF_INIT(64 * 1024);
         MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, append_query_arg, &b);
@@ -99,16 +60,22 @@ const char *td_http_query(struct td_http_request *req)
 
 const char *td_http_query_param(const struct td_http_request *req, const char *name)
 {
+    if (req->lean)
+        return td_lean_query_param(req, name);
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *td_http_header(const struct td_http_request *req, const char *name)
 {
+    if (req->lean)
+        return td_lean_field(req, name, false);
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *td_http_trailer(const struct td_http_request *req, const char *name)
 {
+    if (req->lean)
+        return td_lean_field(req, name, true);
     return MHD_lookup_connection_value(req->conn, MHD_FOOTER_KIND, name);
 }
 
@@ -132,6 +99,11 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 
 size_t td_http_headers(const struct td_http_request *req, struct td_http_header *out, size_t max)
 {
+    if (req->lean) {
+        for (size_t i = 0; i < req->n_headers && i < max; i++)
+            out[i] = req->fields[i];
+        return req->n_headers;
+    }
     struct header_collector hc = {out, max, 0};
     MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, collect_header, &hc);
     return hc.n;
@@ -185,6 +157,10 @@ bool td_http_answered(const struct td_http_request *req)
 /* ---- answering ---- */
 
 static void on_timer(uv_timer_t *h);
+static void run_mhd(struct td_http_server *s);
+
+/* MHD_run calls in progress, of any server: libmicrohttpd is not run from inside itself. */
+static unsigned mhd_depth;
 
 /* Run the server again soon: in external-epoll mode libmicrohttpd does not make its epoll fd
  * readable when a connection is resumed or added, so the loop must not go to sleep first. */
@@ -194,12 +170,32 @@ static void schedule_run(struct td_http_server *s)
     uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
+static void on_idle(uv_idle_t *h)
+{
+    struct td_http_server *s = h->data;
+    td_lean_run_ready(s);
+    if (td_list_empty(&s->lean_ready))
+        uv_idle_stop(h);
+}
+
+void td_http_server_wake(struct td_http_server *s)
+{
+    if (!s->stopping)
+        uv_idle_start(&s->idle, on_idle);
+}
+
+/* A resumed request is answered at once when no libmicrohttpd server is running (an answer
+ * coming from a lean connection's handler: a runtime's response reaches its client before
+ * anything else is done), and from the loop otherwise. */
 static void resume(struct td_http_request *req)
 {
     if (req->suspended) {
         req->suspended = false;
         MHD_resume_connection(req->conn);
-        schedule_run(req->server);
+        if (mhd_depth == 0 && !req->server->stopping)
+            run_mhd(req->server);
+        else
+            schedule_run(req->server);
     }
 }
 
@@ -212,6 +208,10 @@ void td_http_reply(struct td_http_request *req, unsigned status,
     if (req->answered) {
         if (free_fn)
             free_fn(free_arg);
+        return;
+    }
+    if (req->lean) {
+        (void)td_lean_reply(req, status, headers, n_headers, body, len, free_fn, free_arg);
         return;
     }
     if (free_fn)
@@ -276,6 +276,10 @@ void td_http_reply_aws_error(struct td_http_request *req, const struct td_err *e
 
 void td_http_drop(struct td_http_request *req)
 {
+    if (req->lean) {
+        td_lean_drop(req);
+        return;
+    }
     req->answered = true;
     req->drop = true;
     resume(req);
@@ -548,7 +552,9 @@ static void run_mhd(struct td_http_server *s)
 {
     MHD_UNSIGNED_LONG_LONG timeout;
     s->need_run = false;
+    mhd_depth++;
     MHD_run(s->mhd);
+    mhd_depth--;
     if (s->stopping)
         return;
     if (s->need_run) /* a handler resumed a connection of this server meanwhile */
@@ -569,6 +575,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 static void on_check(uv_check_t *h)
 {
     struct td_http_server *s = h->data;
+    td_lean_run_ready(s);
     if (s->need_run)
         run_mhd(s);
 }
@@ -587,6 +594,8 @@ int td_http_server_new(uv_loop_t *loop, const struct td_http_server_options *opt
     s->loop = loop;
     s->opts = *opts;
     td_list_init(&s->requests);
+    td_list_init(&s->lean_conns);
+    td_list_init(&s->lean_ready);
 
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (opts->listen_fd < 0)
@@ -614,10 +623,11 @@ int td_http_server_new(uv_loop_t *loop, const struct td_http_server_options *opt
     uv_poll_init(loop, &s->poll, info->epoll_fd);
     uv_timer_init(loop, &s->timer);
     uv_check_init(loop, &s->check);
-    s->poll.data = s->timer.data = s->check.data = s;
+    uv_idle_init(loop, &s->idle);
+    s->poll.data = s->timer.data = s->check.data = s->idle.data = s;
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
     uv_check_start(&s->check, on_check);
-    s->handles_open = 3;
+    s->handles_open = 4;
     s->need_run = true;
     *ret = s;
     return 0;
@@ -687,10 +697,12 @@ void td_http_server_free(struct td_http_server *s)
         if (req->suspended)
             td_http_drop(req);
     }
+    td_lean_close_all(s);
     MHD_run(s->mhd);
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->check, on_handle_closed);
+    uv_close((uv_handle_t *)&s->idle, on_handle_closed);
 }

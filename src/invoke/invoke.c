@@ -180,7 +180,7 @@ static int make_trace_id(const struct td_http_request *req, struct td_invocation
     }
     uint8_t rnd[20];
     char hex[41];
-    int r = td_random(rnd, sizeof(rnd));
+    int r = td_random_id_bytes(rnd, sizeof(rnd));
     if (r < 0)
         return r;
     td_hex(rnd, sizeof(rnd), hex);
@@ -287,10 +287,9 @@ void td_invoke_handle(struct td_services *svc, struct td_http_request *req, cons
         return;
     }
 
-    struct td_invocation *inv = td_invocation_new(fn);
+    struct td_invocation *inv = td_invocation_new(fn, request_id);
     int r = inv ? 0 : -ENOMEM;
     if (r == 0) {
-        snprintf(inv->request_id, sizeof(inv->request_id), "%s", request_id);
         inv->event = type == INVOKE_EVENT;
         inv->tail = tail && !inv->event;
         inv->tenant = tenant ? strdup(tenant) : NULL;

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "tenantd/cleanup.h"
+#include "tenantd/log.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -73,6 +74,7 @@ struct child_ctx {
     const struct td_sandbox_spec *spec;
     int sync_fd;
     int log_fd;
+    int runtime_api_fd; /* -1 when the spec has none */
     char root[4096];
     struct sources src;
 };
@@ -412,6 +414,9 @@ static void exec_runtime(struct child_ctx *c, int exec_err_fd)
 
     if (setsid() < 0 || dup2(c->log_fd, STDOUT_FILENO) < 0 || dup2(c->log_fd, STDERR_FILENO) < 0)
         goto fail;
+    /* The sync socket (fd 3) is closed by now; dup2 leaves the copy open across exec. */
+    if (c->runtime_api_fd >= 0 && dup2(c->runtime_api_fd, TD_SANDBOX_RUNTIME_API_FD) < 0)
+        goto fail;
     /* Without O_CLOEXEC: should it land on fd 0 itself, dup2 is a no-op and stdin must stay
      * open across exec. */
     int devnull = open("/dev/null", O_RDONLY);
@@ -580,6 +585,8 @@ static void child_main(struct child_ctx *c)
     }
     close(pipefd[1]);
     close(c->log_fd);
+    if (c->runtime_api_fd >= 0)
+        close(c->runtime_api_fd); /* the runtime's alone: its end reads EOF when it is gone */
     restrict_init(c);
     rearm_parent_death(c);
     int err = 0;
@@ -595,17 +602,26 @@ static void child_main(struct child_ctx *c)
     run_init(pid);
 }
 
-/* Keep only the sync socket and the log pipe: the child must not hold the daemon's other
- * descriptors (client connections, other environments' sockets). */
-static int keep_only(int *sync_fd, int *log_fd)
+/* Keep only the sync socket, the log pipe and the runtime's API socket: the child must not hold
+ * the daemon's other descriptors (client connections, other environments' sockets). Each is
+ * first moved out of the way (1000+) so that renumbering cannot overwrite another. */
+static int keep_only(struct child_ctx *c)
 {
-    int a = fcntl(*sync_fd, F_DUPFD_CLOEXEC, 1000);
-    int b = fcntl(*log_fd, F_DUPFD_CLOEXEC, 1001);
-    if (a < 0 || b < 0 || dup3(a, 3, O_CLOEXEC) < 0 || dup3(b, 4, O_CLOEXEC) < 0)
-        return -errno;
-    *sync_fd = 3;
-    *log_fd = 4;
-    return (int)syscall(SYS_close_range, 5, ~0U, 0);
+    int *fds[] = {&c->sync_fd, &c->log_fd, &c->runtime_api_fd};
+    int high[TD_ARRAY_SIZE(fds)];
+    for (size_t i = 0; i < TD_ARRAY_SIZE(fds); i++) {
+        high[i] = *fds[i] < 0 ? -1 : fcntl(*fds[i], F_DUPFD_CLOEXEC, 1000);
+        if (*fds[i] >= 0 && high[i] < 0)
+            return -errno;
+    }
+    for (size_t i = 0; i < TD_ARRAY_SIZE(fds); i++) {
+        if (high[i] < 0)
+            continue;
+        if (dup3(high[i], 3 + (int)i, O_CLOEXEC) < 0)
+            return -errno;
+        *fds[i] = 3 + (int)i;
+    }
+    return (int)syscall(SYS_close_range, 3 + TD_ARRAY_SIZE(fds), ~0U, 0);
 }
 
 /* ---- daemon side ---- */
@@ -680,12 +696,16 @@ int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
         .exit_signal = SIGCHLD,
     };
     sb->step = "clone3";
+    td_log_flush(); /* the child must not inherit (and one day write) the daemon's pending lines */
     long pid = syscall(SYS_clone3, &args, sizeof(args));
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        struct child_ctx c = {.spec = spec, .sync_fd = child_fd, .log_fd = spec->log_fd};
-        if (keep_only(&c.sync_fd, &c.log_fd) < 0)
+        struct child_ctx c = {.spec = spec,
+                              .sync_fd = child_fd,
+                              .log_fd = spec->log_fd,
+                              .runtime_api_fd = spec->runtime_api_fd};
+        if (keep_only(&c) < 0)
             _exit(TD_SANDBOX_EXIT_SETUP);
         child_main(&c);
         _exit(TD_SANDBOX_EXIT_SETUP);

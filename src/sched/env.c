@@ -87,6 +87,13 @@ static void build_argv(const struct td_sched *s, const struct td_function *fn, s
     }
 }
 
+/* Whether the runtime gets a connected API socket besides AWS_LAMBDA_RUNTIME_API: tenantd's C
+ * runtime client (custom runtimes) uses it; the Node runtime interface client could not. */
+static bool inherits_api_socket(const struct td_function *fn)
+{
+    return fn->cfg.runtime != TD_RUNTIME_NODEJS20;
+}
+
 static void build_envp(const struct td_sched *s, const struct td_env *env, struct strv *envp)
 {
     const struct td_function *fn = env->fn;
@@ -117,6 +124,8 @@ static void build_envp(const struct td_sched *s, const struct td_env *env, struc
     strv_addf(envp, "LAMBDA_TASK_ROOT=/var/task");
     strv_addf(envp, "LAMBDA_RUNTIME_DIR=/var/runtime");
     strv_addf(envp, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", (unsigned)s->cfg.api_port);
+    if (inherits_api_socket(fn))
+        strv_addf(envp, "TENANTD_RUNTIME_API_FD=%d", TD_SANDBOX_RUNTIME_API_FD);
     strv_addf(envp, "AWS_LAMBDA_FUNCTION_NAME=%s", c->name);
     strv_addf(envp, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", c->memory_size);
     strv_addf(envp, "AWS_LAMBDA_FUNCTION_VERSION=$LATEST");
@@ -153,7 +162,7 @@ static void build_envp(const struct td_sched *s, const struct td_env *env, struc
 static void log_sink_write(struct td_env *env, const char *data, size_t len)
 {
     /* Each line of function output goes to the daemon's stderr, tagged with its origin; the
-     * tag and the line leave in one write. */
+     * tag and the line stay together in the daemon's log buffer. */
     char prefix[512];
     int plen = snprintf(prefix, sizeof(prefix), "[%s %s env=%" PRIu64 "] ", env->fn->cfg.name,
                         env->tenant ? env->tenant : "-", env->id);
@@ -164,10 +173,7 @@ static void log_sink_write(struct td_env *env, const char *data, size_t len)
         size_t chunk = nl ? (size_t)(nl - data) + 1 : len;
         struct iovec iov[2] = {{prefix, env->line_start ? (size_t)plen : 0},
                                {(void *)(uintptr_t)data, chunk}};
-        ssize_t n;
-        do
-            n = writev(STDERR_FILENO, iov, 2);
-        while (n < 0 && errno == EINTR);
+        td_log_out(iov, 2);
         env->line_start = nl != NULL;
         data += chunk;
         len -= chunk;
@@ -354,6 +360,15 @@ static void on_accept(uv_poll_t *h, int status, int events)
         if (td_http_server_add_connection(env->sched->env_server, fd, env->id) == 0)
             env->connections++;
     }
+}
+
+/* The runtime's inherited connection, served from now on (the environment is registered). */
+static void serve_runtime_conn(struct td_env *env)
+{
+    int fd = env->runtime_conn_fd;
+    env->runtime_conn_fd = -1;
+    if (fd >= 0 && td_http_server_add_lean_connection(env->sched->env_server, fd, env->id) == 0)
+        env->connections++;
 }
 
 /* ---- ending ---- */
@@ -643,16 +658,45 @@ static int make_cgroup(struct td_sched *s, struct td_env *env)
     return r;
 }
 
+/* The runtime's own connection to the Runtime API, made before the sandbox exists: an AF_UNIX
+ * socket pair costs the daemon far less per request than loopback TCP, and needs no accept. The
+ * environment is known from the connection, exactly as for connections to its listener. */
+static int make_runtime_conn(struct td_env *env, int *ret_child_end)
+{
+    int sv[2];
+    *ret_child_end = -1;
+    if (!inherits_api_socket(env->fn) || !env->sched->env_server)
+        return 0;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+        int r = -errno;
+        close(sv[0]);
+        close(sv[1]);
+        return r;
+    }
+    env->runtime_conn_fd = sv[0];
+    *ret_child_end = sv[1]; /* blocking: the runtime waits on it */
+    return 0;
+}
+
 static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_fd)
 {
     const struct td_function *fn = env->fn;
     struct strv argv = {0}, envp = {0};
+    _cleanup_close_ int runtime_end = -1;
     build_argv(s, fn, &argv);
     build_envp(s, env, &envp);
     if (argv.failed || envp.failed) {
         strv_release(&argv);
         strv_release(&envp);
         return -ENOMEM;
+    }
+    int r = make_runtime_conn(env, &runtime_end);
+    if (r < 0) {
+        strv_release(&argv);
+        strv_release(&envp);
+        return r;
     }
     bool node = fn->cfg.runtime == TD_RUNTIME_NODEJS20;
     struct td_sandbox_spec spec = {
@@ -666,6 +710,7 @@ static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_f
         .uid = s->cfg.uid_base + env->slot,
         .gid = s->cfg.uid_base + env->slot,
         .log_fd = log_write_fd,
+        .runtime_api_fd = runtime_end,
         .api_port = s->cfg.api_port,
         .hostname = "sandbox",
         .seccomp = s->cfg.seccomp,
@@ -674,7 +719,7 @@ static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_f
          * range): no two of the last 30000 environments show the same runtime pid. */
         .first_pid = (pid_t)(1000 + (s->created * 97) % 30000),
     };
-    int r = td_sandbox_start(&spec, &env->sb);
+    r = td_sandbox_start(&spec, &env->sb);
     if (r < 0)
         td_log_error("cannot create an environment for '%s': %s: %s", fn->cfg.name, env->sb.step,
                      strerror(-r));
@@ -693,6 +738,7 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     env->sched = s;
     env->fn = fn;
     env->log_fd = -1;
+    env->runtime_conn_fd = -1;
     env->sb.pidfd = env->sb.api_fd = env->sb.sync_fd = -1;
     env->line_start = true;
     env->tenant = tenant ? strdup(tenant) : NULL;
@@ -719,6 +765,8 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     if (r < 0) {
         if (env->log_fd >= 0)
             close(env->log_fd);
+        if (env->runtime_conn_fd >= 0)
+            close(env->runtime_conn_fd);
         td_cgroup_destroy(env->cg);
         s->slots[env->slot] = 0;
         free(env->tenant);
@@ -748,6 +796,7 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     uv_poll_start(&env->setup_poll, UV_READABLE, on_setup);
     uv_poll_start(&env->log_poll, UV_READABLE, on_log);
     uv_timer_start(&env->timer, on_timer, (uint64_t)s->cfg.init_timeout_s * 1000, 0);
+    serve_runtime_conn(env);
     *ret = env;
     return 0;
 }

@@ -11,12 +11,14 @@
 
 /* ---- invocations ---- */
 
-struct td_invocation *td_invocation_new(struct td_function *fn)
+struct td_invocation *td_invocation_new(struct td_function *fn, const char *request_id)
 {
     struct td_invocation *inv = calloc(1, sizeof(*inv));
     if (!inv)
         return NULL;
-    if (td_uuid4(inv->request_id) < 0) {
+    if (request_id && strlen(request_id) == TD_UUID_LEN)
+        memcpy(inv->request_id, request_id, TD_UUID_LEN + 1);
+    else if (td_uuid4(inv->request_id) < 0) {
         free(inv);
         return NULL;
     }

@@ -67,9 +67,10 @@ struct td_env {
     bool prewarmed;       /* created tenant-neutral, bound on its first invocation */
     int64_t last_used_ms; /* monotonic */
     unsigned slot;
-    unsigned connections;       /* open connections to its API socket */
-    pid_t runtime_pid;          /* host pid of the runtime process, for memory figures */
-    int max_memory_mb;          /* last VmHWM reading */
+    unsigned connections; /* open connections to its API socket */
+    int runtime_conn_fd;  /* the daemon's end of the runtime's inherited API socket, until served */
+    pid_t runtime_pid;    /* host pid of the runtime process, for memory figures */
+    int max_memory_mb;    /* last VmHWM reading */
     int64_t max_memory_read_ms; /* when it was read */
     int exit_status;
     char api_token[33]; /* what its credentials endpoint wants in Authorization */

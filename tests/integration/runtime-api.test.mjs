@@ -32,6 +32,7 @@ async function probeRuntime() {
   const base = "/2018-06-01/runtime";
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let last = null; // the outcome of a probe whose caller could not be told directly
+  let fd3 = null; // the inherited API socket, once a probe used it
 
   function request(method, path, opts = {}) {
     const { body, headers = {}, expectContinue = false } = opts;
@@ -245,6 +246,27 @@ async function probeRuntime() {
             headers: { "Content-Type": "application/json" },
           });
           last = { status: x.status, body: x.body.toString() };
+          break;
+        }
+        case "fd3": {
+          // Raw bytes on the inherited API socket (TENANTD_RUNTIME_API_FD): what comes back
+          // within ev.waitMs, and whether the daemon closed it.
+          if (!fd3) {
+            fd3 = { sock: new net.Socket({ fd: Number(process.env.TENANTD_RUNTIME_API_FD), readable: true, writable: true }), data: [], ended: false, error: null };
+            fd3.sock.on("data", (c) => fd3.data.push(c));
+            fd3.sock.on("end", () => (fd3.ended = true));
+            fd3.sock.on("close", () => (fd3.ended = true));
+            fd3.sock.on("error", (e) => (fd3.error = e.code ?? String(e)));
+          }
+          fd3.data = [];
+          if (!fd3.ended) fd3.sock.write(Buffer.from(ev.rawB64, "base64"));
+          const deadline = Date.now() + ev.waitMs;
+          while (Date.now() < deadline && !fd3.ended) {
+            const text = Buffer.concat(fd3.data).toString("latin1");
+            if (ev.expectAnswers && (text.match(/HTTP\/1\.1 /g) ?? []).length >= ev.expectAnswers) break;
+            await wait(10);
+          }
+          await respond({ instance, text: Buffer.concat(fd3.data).toString("latin1"), ended: fd3.ended, error: fd3.error });
           break;
         }
         default:
@@ -556,6 +578,66 @@ describe("Runtime API protocol errors", () => {
     const l = await call(d.lambda, { FunctionName: "probe-proto", Payload: payload({ op: "last" }) });
     assert.equal(l.json.last.status, 202);
     assert.deepEqual(JSON.parse(l.json.last.body), { status: "OK" });
+  });
+});
+
+describe("the inherited API socket (TENANTD_RUNTIME_API_FD)", () => {
+  // Custom runtimes start with a connected AF_UNIX socket on fd 3 speaking the Runtime API
+  // (tenantd's C runtime client uses it instead of TCP). It is served by the daemon's lean
+  // HTTP server: strict parsing, answers in order, a clear error and a close for bad input.
+  const raw = (s) => Buffer.from(s, "latin1").toString("base64");
+  const answers = (text) => text.split(/(?=HTTP\/1\.1 )/).filter((a) => a.startsWith("HTTP/1.1 "));
+  const fd3 = async (fn, rawText, expectAnswers, waitMs = 3000) =>
+    JSON.parse((await call(d.lambda, { FunctionName: fn, Payload: payload({ op: "fd3", rawB64: raw(rawText), expectAnswers, waitMs }) })).text);
+  const unknownResponse = (id) =>
+    `POST /2018-06-01/runtime/invocation/${id}/response HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`;
+
+  before(async () => {
+    for (const n of ["probe-fd", "probe-fd-head"]) await createFunction(d.lambda, { FunctionName: n, Code: { ZipFile: probeZip }, Timeout: 10 });
+  });
+
+  test("fd 3 is announced to custom runtimes, and TENANTD_RUNTIME_API_FD is reserved", async () => {
+    const env = JSON.parse((await call(d.lambda, { FunctionName: "probe", Payload: payload({ op: "env" }) })).text).env;
+    assert.equal(env.TENANTD_RUNTIME_API_FD, "3");
+    const e = await expectError(
+      createFunction(d.lambda, { FunctionName: "fd-reserved", Code: { ZipFile: probeZip }, Environment: { Variables: { TENANTD_RUNTIME_API_FD: "7" } } }),
+      "InvalidParameterValueException",
+    );
+    assert.match(e.message, /reserved keys/);
+  });
+
+  test("pipelined requests are answered in order, as the environment that owns the socket", async () => {
+    const ids = ["0f0e0d0c-0b0a-4908-8706-050403020100", "1f1e1d1c-1b1a-4918-9716-151413121110"];
+    const r = await fd3("probe-fd", unknownResponse(ids[0]) + unknownResponse(ids[1]) + "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n", 3);
+    const a = answers(r.text);
+    assert.equal(a.length, 3, r.text);
+    assert.match(a[0], /^HTTP\/1\.1 400 /);
+    assert.match(a[0], /InvalidRequestID/);
+    assert.match(a[1], /^HTTP\/1\.1 400 /);
+    assert.match(a[1], /InvalidRequestID/);
+    // The environment is busy with this very invocation: a second /next is a state error.
+    assert.match(a[2], /^HTTP\/1\.1 403 /);
+    assert.equal(r.ended, false, "the connection stays open");
+  });
+
+  test("a malformed request is answered 400 and the socket closed; the runtime and the daemon carry on", async () => {
+    const r = await fd3("probe-fd", "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1);
+    assert.match(r.text, /^HTTP\/1\.1 400 /);
+    assert.match(r.text, /Connection: close/i);
+    await waitFor(async () => JSON.parse((await call(d.lambda, { FunctionName: "probe-fd", Payload: payload({ op: "fd3", rawB64: "", waitMs: 0 }) })).text).ended, 3000, "the close");
+    // Same environment, still answering over TCP.
+    const again = JSON.parse((await call(d.lambda, { FunctionName: "probe-fd", Payload: payload({ op: "env" }) })).text);
+    assert.equal(again.instance, r.instance);
+  });
+
+  test("a head over the limits (more than 64 fields) is answered 431 and the socket closed", async () => {
+    let head = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n";
+    for (let i = 0; i < 70; i++) head += `X-Field-${i}: v\r\n`;
+    const r = await fd3("probe-fd-head", head + "\r\n", 1);
+    assert.match(r.text, /^HTTP\/1\.1 431 /);
+    assert.match(r.text, /Connection: close/i);
+    const again = JSON.parse((await call(d.lambda, { FunctionName: "probe-fd-head", Payload: payload({ op: "env" }) })).text);
+    assert.equal(again.instance, r.instance);
   });
 });
 

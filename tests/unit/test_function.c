@@ -439,6 +439,7 @@ static void test_create_environment(void **state)
         "LAMBDA_RUNTIME_DIR",
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "TENANTD_RUNTIME_API_FD",
     };
     for (size_t i = 0; i < TD_ARRAY_SIZE(reserved); i++) {
         _cleanup_free_ char *vars = NULL;

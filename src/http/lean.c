@@ -1,0 +1,817 @@
+/* Lean connections: HTTP/1.1 served on the daemon's loop without libmicrohttpd, for a stream
+ * socket whose peer is one latency-critical client (an environment's runtime on the AF_UNIX
+ * socket it inherits). Per request this costs a read, llhttp's parse and one writev; there is
+ * no second epoll set, no per-request pool to clear, and nothing to re-register while a long
+ * poll is parked.
+ *
+ * llhttp runs strict (no lenient flags): it refuses what could be read two ways (Content-Length
+ * with Transfer-Encoding, two Content-Lengths, bytes a header value may not hold, folded
+ * lines). Requests are served one at a time, in order: the handlers run from the parser's
+ * callbacks (on_headers once the head is in, on_request once the body is), and parsing pauses
+ * until the request is answered, so a pipelined request waits in the buffer or in the socket.
+ * An answer given later (td_http_reply on a parked request) is written at once, in the caller's
+ * context; whatever follows it (the next pipelined request, closing) runs from the server's
+ * own loop callbacks, never inside that caller. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <llhttp.h>
+
+#include "http_internal.h"
+#include "tenantd/log.h"
+#include "tenantd/cleanup.h"
+#include "tenantd/util.h"
+
+/* Input is read into a buffer taken when bytes arrive and given back once they are parsed: a
+ * parked long poll holds none. */
+#define LEAN_READ_CHUNK ((size_t)16 * 1024)
+#define LEAN_HEAD_MAX   ((size_t)16 * 1024) /* request line, headers and trailers */
+/* A request answered from on_headers keeps its connection when at most this much body is left
+ * to read past; a longer (or chunked) one ends the connection after the answer. */
+#define LEAN_DISCARD_MAX ((size_t)64 * 1024)
+/* An answer's head, and its body when the caller keeps its own bytes. */
+#define LEAN_OUT_COPY_MAX ((size_t)8 * 1024 * 1024)
+
+struct field_span {
+    size_t name_off, name_len, value_off, value_len;
+};
+
+struct td_lean_conn {
+    struct td_http_server *server;
+    uv_poll_t poll;
+    int fd;
+    int poll_events; /* what the poll watches now */
+    uint64_t context;
+    llhttp_t parser;
+    struct td_list link;       /* server->lean_conns */
+    struct td_list ready_link; /* server->lean_ready, when queued */
+    struct td_http_request *req;
+    /* input read but not yet parsed: in[in_off, in_len) */
+    char *in;
+    size_t in_off, in_len;
+    bool eof;
+    /* the request's head: method, target and fields, each NUL-terminated; the trailers go in
+     * a buffer of their own so that nothing pointing into the head moves once it is in */
+    struct td_buf head;
+    struct td_buf trailers;
+    size_t method_off, target_off;
+    struct field_span spans[TD_LEAN_FIELDS_MAX]; /* offsets in head, then in trailers */
+    size_t n_spans;
+    bool name_open;   /* a field name is being received */
+    bool in_trailers; /* fields after the body */
+    bool head_failed; /* the head outgrew its limits */
+    /* the answer being written: out_head then out_body, out_done bytes of both so far */
+    struct td_buf out_head;
+    const char *out_body;
+    size_t out_body_len;
+    size_t out_done;
+    void (*out_free)(void *);
+    void *out_free_arg;
+    bool writing;
+    bool close_after; /* close once the answer is written */
+    bool closing;
+};
+
+static void lean_process(struct td_lean_conn *c);
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* ---- the request's head ---- */
+
+static int head_append(struct td_lean_conn *c, const char *at, size_t len)
+{
+    if (c->head_failed || c->head.len + c->trailers.len + len + 1 > LEAN_HEAD_MAX) {
+        c->head_failed = true;
+        return -1;
+    }
+    return td_buf_append(c->in_trailers ? &c->trailers : &c->head, at, len);
+}
+
+/* Where the next byte of the head (or of the trailers) goes. */
+static size_t head_end(const struct td_lean_conn *c)
+{
+    return c->in_trailers ? c->trailers.len : c->head.len;
+}
+
+/* Each piece ends with a NUL, written once the piece is complete. */
+static int head_end_piece(struct td_lean_conn *c)
+{
+    return head_append(c, "", 1);
+}
+
+static struct td_lean_conn *conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct td_lean_conn *c = conn_of(p);
+    td_buf_reset(&c->head);
+    td_buf_reset(&c->trailers);
+    c->n_spans = 0;
+    c->name_open = false;
+    c->in_trailers = false;
+    c->head_failed = false;
+    c->method_off = c->target_off = 0;
+    return 0;
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t len)
+{
+    return head_append(conn_of(p), at, len) < 0 ? HPE_USER : 0;
+}
+
+static int on_method_complete(llhttp_t *p)
+{
+    struct td_lean_conn *c = conn_of(p);
+    if (head_end_piece(c) < 0)
+        return HPE_USER;
+    c->target_off = c->head.len;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    return head_append(conn_of(p), at, len) < 0 ? HPE_USER : 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    return head_end_piece(conn_of(p)) < 0 ? HPE_USER : 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct td_lean_conn *c = conn_of(p);
+    if (!c->name_open) {
+        if (c->n_spans == TD_LEAN_FIELDS_MAX) {
+            c->head_failed = true;
+            return HPE_USER;
+        }
+        c->spans[c->n_spans++] = (struct field_span){.name_off = head_end(c)};
+        c->name_open = true;
+    }
+    c->spans[c->n_spans - 1].name_len += len;
+    return head_append(c, at, len) < 0 ? HPE_USER : 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct td_lean_conn *c = conn_of(p);
+    if (head_end_piece(c) < 0)
+        return HPE_USER;
+    c->spans[c->n_spans - 1].value_off = head_end(c);
+    c->name_open = false;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct td_lean_conn *c = conn_of(p);
+    c->spans[c->n_spans - 1].value_len += len;
+    return head_append(c, at, len) < 0 ? HPE_USER : 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct td_lean_conn *c = conn_of(p);
+    /* An empty value gets no on_header_value: its offset is where its NUL goes. */
+    return head_end_piece(c) < 0 ? HPE_USER : 0;
+}
+
+/* Point the request's header fields into the head, or its trailer fields into the trailers;
+ * neither buffer moves again for this request. */
+static int publish_fields(struct td_lean_conn *c)
+{
+    struct td_http_request *req = c->req;
+    struct td_http_header *f = realloc(req->fields, (c->n_spans ? c->n_spans : 1) * sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    req->fields = f;
+    size_t from = c->in_trailers ? req->n_headers : 0;
+    const char *base = c->in_trailers ? c->trailers.data : c->head.data;
+    for (size_t i = from; i < c->n_spans; i++) {
+        const struct field_span *s = &c->spans[i];
+        f[i] = (struct td_http_header){base + s->name_off, s->name_len, base + s->value_off,
+                                       s->value_len};
+    }
+    req->n_fields = c->n_spans;
+    if (!c->in_trailers)
+        req->n_headers = c->n_spans;
+    return 0;
+}
+
+/* ---- requests ---- */
+
+static struct td_http_request *request_new(struct td_lean_conn *c)
+{
+    struct td_http_request *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->server = c->server;
+    req->lean = c;
+    req->start_us = td_mono_us();
+    req->conn_context = c->context;
+    td_buf_init(&req->body, c->server->opts.default_body_max);
+    td_list_init(&req->link);
+    td_list_push_back(&c->server->requests, &req->link);
+    c->server->active++;
+    return req;
+}
+
+static void request_free(struct td_http_request *req)
+{
+    if (!req)
+        return;
+    td_list_remove(&req->link);
+    td_buf_release(&req->body);
+    free(req->query);
+    free(req->param_value);
+    free(req->fields);
+    req->server->active--;
+    free(req);
+}
+
+/* The request ends: its owner hears of it if it was never answered. */
+static void request_end(struct td_lean_conn *c)
+{
+    struct td_http_request *req = c->req;
+    if (!req)
+        return;
+    c->req = NULL;
+    if (!req->answered && req->on_gone)
+        req->on_gone(req, req->owner);
+    request_free(req);
+}
+
+static void release_input(struct td_lean_conn *c)
+{
+    free(c->in);
+    c->in = NULL;
+    c->in_off = c->in_len = 0;
+}
+
+/* ---- writing ---- */
+
+static const char *reason_phrase(unsigned status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
+    }
+}
+
+/* A header this server writes must not be able to end the head early. */
+static bool header_text_ok(const char *s)
+{
+    return s && s[strcspn(s, "\r\n")] == '\0';
+}
+
+static void out_release(struct td_lean_conn *c)
+{
+    if (c->out_free)
+        c->out_free(c->out_free_arg);
+    c->out_free = NULL;
+    c->out_free_arg = NULL;
+    c->out_body = NULL;
+    c->out_body_len = 0;
+    c->out_done = 0;
+    td_buf_reset(&c->out_head);
+    c->writing = false;
+}
+
+static void set_poll(struct td_lean_conn *c, int events)
+{
+    if (c->closing || events == c->poll_events)
+        return;
+    c->poll_events = events;
+    uv_poll_start(&c->poll, events, on_poll);
+}
+
+/* 1 when the whole answer is out, 0 when the socket is full, negative on error. */
+static int write_some(struct td_lean_conn *c)
+{
+    while (c->writing) {
+        size_t head_len = c->out_head.len;
+        struct iovec iov[2];
+        int n = 0;
+        if (c->out_done < head_len)
+            iov[n++] = (struct iovec){c->out_head.data + c->out_done, head_len - c->out_done};
+        size_t body_done = c->out_done > head_len ? c->out_done - head_len : 0;
+        if (body_done < c->out_body_len)
+            iov[n++] = (struct iovec){(char *)(uintptr_t)c->out_body + body_done,
+                                      c->out_body_len - body_done};
+        if (n == 0) {
+            out_release(c);
+            return 1;
+        }
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            return -errno;
+        }
+        c->out_done += (size_t)w;
+    }
+    return 1;
+}
+
+static void queue_ready(struct td_lean_conn *c)
+{
+    if (td_list_empty(&c->ready_link))
+        td_list_push_back(&c->server->lean_ready, &c->ready_link);
+    td_http_server_wake(c->server);
+}
+
+static void conn_close(struct td_lean_conn *c);
+static void update_poll(struct td_lean_conn *c);
+
+/* Write what can be written now; the rest (and what comes after) from the loop. */
+static void flush_answer(struct td_lean_conn *c, bool in_callback)
+{
+    int r = write_some(c);
+    if (r < 0) {
+        conn_close(c);
+        return;
+    }
+    if (r == 0) {
+        update_poll(c);
+        return;
+    }
+    if (!in_callback)
+        queue_ready(c);
+}
+
+/* Whether the body of a request answered from on_headers can be read past. */
+static bool body_discardable(const struct td_lean_conn *c)
+{
+    if (!c->req || !c->req->method || (c->parser.flags & F_CHUNKED))
+        return false; /* answered before its head was parsed, or a body of unknown length */
+    if (!(c->parser.flags & F_CONTENT_LENGTH))
+        return true;
+    return c->parser.content_length <= LEAN_DISCARD_MAX;
+}
+
+int td_lean_reply(struct td_http_request *req, unsigned status,
+                  const struct td_http_out_header *headers, size_t n_headers, const void *body,
+                  size_t len, void (*free_fn)(void *), void *free_arg)
+{
+    struct td_lean_conn *c = req->lean;
+    if (!c || c->req != req || c->writing || c->closing) {
+        if (free_fn)
+            free_fn(free_arg);
+        return -EPIPE;
+    }
+    req->answered = true;
+    req->status = status;
+    /* An answer before the body was read: the body is read past when it is short, otherwise
+     * the connection ends after the answer. */
+    if (!req->dispatched && !body_discardable(c))
+        c->close_after = true;
+    if (c->parser.flags & F_CONNECTION_CLOSE)
+        c->close_after = true;
+    struct td_buf *h = &c->out_head;
+    td_buf_reset(h);
+    int r = td_buf_printf(h, "HTTP/1.1 %u %s\r\n", status, reason_phrase(status));
+    for (size_t i = 0; r >= 0 && i < n_headers; i++) {
+        if (!header_text_ok(headers[i].name) || !header_text_ok(headers[i].value) ||
+            strcasecmp(headers[i].name, "Content-Length") == 0 ||
+            strcasecmp(headers[i].name, "Connection") == 0) {
+            if (headers[i].value && strcasecmp(headers[i].name, "Connection") == 0 &&
+                strcasecmp(headers[i].value, "close") == 0)
+                c->close_after = true;
+            continue;
+        }
+        r = td_buf_printf(h, "%s: %s\r\n", headers[i].name, headers[i].value);
+    }
+    if (r >= 0)
+        r = td_buf_printf(h, "Content-Length: %zu\r\n%s\r\n", len,
+                          c->close_after ? "Connection: close\r\n" : "");
+    if (r < 0) {
+        if (free_fn)
+            free_fn(free_arg);
+        req->drop = true;
+        c->close_after = true;
+        queue_ready(c);
+        return r;
+    }
+    if (req->method && strcmp(req->method, "HEAD") == 0) {
+        /* The head says how long the body would be; the body is not sent. */
+        if (free_fn)
+            free_fn(free_arg);
+        free_fn = NULL;
+        free_arg = NULL;
+        body = NULL;
+        len = 0;
+    }
+    if (!free_fn && len > 0) {
+        /* The caller keeps its bytes: copy them after the head. */
+        if (td_buf_append(h, body, len) < 0) {
+            req->drop = true;
+            c->close_after = true;
+            queue_ready(c);
+            return -ENOMEM;
+        }
+        body = NULL;
+        len = 0;
+    }
+    c->out_body = body;
+    c->out_body_len = len;
+    c->out_free = free_fn;
+    c->out_free_arg = free_arg;
+    c->out_done = 0;
+    c->writing = true;
+    flush_answer(c, req->in_handler);
+    return 0;
+}
+
+void td_lean_drop(struct td_http_request *req)
+{
+    struct td_lean_conn *c = req->lean;
+    req->answered = true;
+    req->drop = true;
+    if (c && c->req == req) {
+        c->close_after = true;
+        if (!req->in_handler)
+            queue_ready(c);
+    }
+}
+
+/* ---- reading ---- */
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct td_lean_conn *c = conn_of(p);
+    struct td_http_server *s = c->server;
+    struct td_http_request *req = c->req;
+    req->method = c->head.data + c->method_off;
+    req->url = c->head.data + c->target_off;
+    char *q = strchr(c->head.data + c->target_off, '?');
+    if (q)
+        *q++ = '\0';
+    req->raw_query = q ? q : "";
+    if (publish_fields(c) < 0)
+        return HPE_USER;
+    c->in_trailers = true;
+    c->name_open = false;
+    if (s->stopping) {
+        td_lean_drop(req);
+        return HPE_PAUSED;
+    }
+    req->in_handler = true;
+    s->opts.handlers->on_headers(req, s->opts.userdata);
+    req->in_handler = false;
+    /* Answered already: the body is read past (on_body, on_message_complete), or the connection
+     * ends once the answer is out. */
+    return req->answered && c->close_after ? HPE_PAUSED : 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct td_http_request *req = conn_of(p)->req;
+    req->body_total += len;
+    if (req->answered)
+        return 0;
+    if (!req->overflow && td_buf_append(&req->body, at, len) < 0) {
+        req->overflow = true;
+        td_buf_release(&req->body);
+    }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct td_lean_conn *c = conn_of(p);
+    struct td_http_server *s = c->server;
+    struct td_http_request *req = c->req;
+    if (publish_fields(c) < 0) /* the trailers */
+        return HPE_USER;
+    if (!llhttp_should_keep_alive(p))
+        c->close_after = true;
+    req->dispatched = true;
+    if (req->answered)
+        return HPE_PAUSED; /* from on_headers; its body was read past */
+    req->in_handler = true;
+    s->opts.handlers->on_request(req, s->opts.userdata);
+    req->in_handler = false;
+    if (!req->answered && !req->want_suspend) {
+        td_log_error("%s: handler neither answered nor suspended %s %s", s->opts.name, req->method,
+                     req->url);
+        td_lean_drop(req);
+    }
+    if (req->want_suspend && !req->answered) {
+        req->want_suspend = false;
+        req->suspended = true;
+    }
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t request_settings = {
+    .on_message_begin = on_message_begin,
+    .on_method = on_method,
+    .on_method_complete = on_method_complete,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* A request that cannot be parsed is answered 400 (431 for an oversized head) and ends the
+ * connection. */
+static void refuse(struct td_lean_conn *c, unsigned status, const char *why)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"Type\":\"User\",\"message\":\"%s\"}", why);
+    static const struct td_http_out_header h[] = {{"Content-Type", "application/json"},
+                                                  {"Connection", "close"}};
+    if (!c->req && !(c->req = request_new(c))) {
+        conn_close(c);
+        return;
+    }
+    c->close_after = true;
+    if (c->req->answered) {
+        flush_answer(c, true);
+        return;
+    }
+    c->req->in_handler = true; /* written below, from here */
+    (void)td_lean_reply(c->req, status, h, TD_ARRAY_SIZE(h), body, (size_t)n, NULL, NULL);
+    c->req->in_handler = false;
+}
+
+/* Parse what is buffered. false when the connection is closing. */
+static bool parse_input(struct td_lean_conn *c)
+{
+    if (!c->req && c->in_off < c->in_len && !(c->req = request_new(c))) {
+        conn_close(c);
+        return false;
+    }
+    const char *start = c->in + c->in_off;
+    llhttp_errno_t e = llhttp_execute(&c->parser, start, c->in_len - c->in_off);
+    if (e == HPE_OK) {
+        release_input(c);
+        return true;
+    }
+    if (e == HPE_PAUSED) {
+        c->in_off = (size_t)(llhttp_get_error_pos(&c->parser) - c->in);
+        if (c->in_off == c->in_len)
+            release_input(c);
+        llhttp_resume(&c->parser);
+        if (c->req && c->req->answered)
+            flush_answer(c, true);
+        return true;
+    }
+    if (c->head_failed) {
+        refuse(c, 431, "Request header fields too large");
+    } else {
+        const char *reason = llhttp_get_error_reason(&c->parser);
+        td_log_debug("%s: malformed request: %s (%s)", c->server->opts.name, llhttp_errno_name(e),
+                     reason ? reason : "?");
+        refuse(c, 400, "Malformed request");
+    }
+    return !c->closing;
+}
+
+static void read_input(struct td_lean_conn *c)
+{
+    if (c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+    if (c->in_len == LEAN_READ_CHUNK)
+        return; /* full: parse first */
+    if (!c->in && !(c->in = malloc(LEAN_READ_CHUNK))) {
+        c->eof = true;
+        return;
+    }
+    ssize_t n;
+    do
+        n = recv(c->fd, c->in + c->in_len, LEAN_READ_CHUNK - c->in_len, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        c->in_len += (size_t)n;
+    else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        c->eof = true;
+    if (c->in_len == 0)
+        release_input(c);
+}
+
+/* The answer of the current request is out: on to the next one. */
+static void finish_request(struct td_lean_conn *c)
+{
+    bool drop = c->req && c->req->drop;
+    request_end(c);
+    if (drop || c->close_after)
+        conn_close(c);
+}
+
+/* What the poll watches: input while there is room for it (a parked request's connection
+ * included, so that reading nothing new costs no epoll_ctl), output while an answer waits. */
+static void update_poll(struct td_lean_conn *c)
+{
+    int events = UV_DISCONNECT;
+    if (c->in_len < LEAN_READ_CHUNK && !c->eof)
+        events |= UV_READABLE;
+    if (c->writing)
+        events |= UV_WRITABLE;
+    set_poll(c, events);
+}
+
+static void lean_process(struct td_lean_conn *c)
+{
+    while (!c->closing) {
+        if (c->writing) {
+            flush_answer(c, true);
+            if (c->writing || c->closing)
+                break;
+        }
+        struct td_http_request *req = c->req;
+        /* An answered request ends once its body is parsed, or at once when the connection
+         * ends with it. */
+        if (req && req->answered && (req->dispatched || c->close_after)) {
+            finish_request(c);
+            continue;
+        }
+        if (req && req->dispatched) {
+            /* Parked until answered; a peer that hung up would never read the answer. */
+            if (c->eof) {
+                conn_close(c);
+                return;
+            }
+            break;
+        }
+        if (c->in_off < c->in_len) {
+            if (!parse_input(c))
+                return;
+            continue;
+        }
+        if (c->eof) {
+            conn_close(c);
+            return;
+        }
+        break;
+    }
+    if (!c->closing)
+        update_poll(c);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct td_lean_conn *c = h->data;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (events & (UV_READABLE | UV_DISCONNECT)) {
+        read_input(c);
+        /* A hang-up seen with a full buffer: nothing more will be read anyway. */
+        if ((events & UV_DISCONNECT) && c->in_len == LEAN_READ_CHUNK)
+            c->eof = true;
+    }
+    lean_process(c);
+}
+
+void td_lean_run_ready(struct td_http_server *s)
+{
+    while (!td_list_empty(&s->lean_ready)) {
+        struct td_lean_conn *c =
+            td_container_of(s->lean_ready.next, struct td_lean_conn, ready_link);
+        td_list_remove(&c->ready_link);
+        td_list_init(&c->ready_link);
+        lean_process(c);
+    }
+}
+
+/* ---- the connection ---- */
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct td_lean_conn *c = h->data;
+    close(c->fd);
+    td_buf_release(&c->head);
+    td_buf_release(&c->trailers);
+    td_buf_release(&c->out_head);
+    release_input(c);
+    free(c);
+}
+
+static void conn_close(struct td_lean_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    struct td_http_server *s = c->server;
+    out_release(c);
+    request_end(c);
+    td_list_remove(&c->link);
+    td_list_remove(&c->ready_link);
+    td_list_init(&c->ready_link);
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, on_conn_closed);
+    if (s->opts.handlers->on_connection_closed)
+        s->opts.handlers->on_connection_closed(c->context, s->opts.userdata);
+}
+
+void td_lean_close_all(struct td_http_server *s)
+{
+    while (!td_list_empty(&s->lean_conns))
+        conn_close(td_container_of(s->lean_conns.next, struct td_lean_conn, link));
+}
+
+int td_http_server_add_lean_connection(struct td_http_server *s, int fd, uint64_t context)
+{
+    struct td_lean_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    c->server = s;
+    c->fd = fd;
+    c->context = context;
+    td_buf_init(&c->head, LEAN_HEAD_MAX);
+    td_buf_init(&c->trailers, LEAN_HEAD_MAX);
+    td_buf_init(&c->out_head, LEAN_OUT_COPY_MAX);
+    llhttp_init(&c->parser, HTTP_REQUEST, &request_settings);
+    c->parser.data = c;
+    td_list_init(&c->ready_link);
+    int r = uv_poll_init(s->loop, &c->poll, fd);
+    if (r < 0) {
+        free(c);
+        close(fd);
+        return r;
+    }
+    c->poll.data = c;
+    td_list_push_back(&s->lean_conns, &c->link);
+    update_poll(c);
+    return 0;
+}
+
+/* ---- request accessors ---- */
+
+const char *td_lean_field(const struct td_http_request *req, const char *name, bool trailer)
+{
+    size_t from = trailer ? req->n_headers : 0, to = trailer ? req->n_fields : req->n_headers;
+    size_t len = strlen(name);
+    for (size_t i = from; i < to; i++)
+        if (req->fields[i].name_len == len && strncasecmp(req->fields[i].name, name, len) == 0)
+            return req->fields[i].value;
+    return NULL;
+}
+
+const char *td_lean_query_param(const struct td_http_request *req, const char *name)
+{
+    /* Raw values, like the libmicrohttpd requests (which keep escapes as sent). Only the first
+     * occurrence counts. The value is returned NUL-terminated from a per-request copy. */
+    size_t len = strlen(name);
+    const char *q = req->raw_query;
+    while (q && *q) {
+        const char *end = q + strcspn(q, "&");
+        if ((size_t)(end - q) >= len && strncmp(q, name, len) == 0 &&
+            (q[len] == '=' || q + len == end)) {
+            struct td_http_request *mut = (struct td_http_request *)(uintptr_t)req;
+            const char *v = q[len] == '=' ? q + len + 1 : end;
+            free(mut->param_value);
+            mut->param_value = strndup(v, (size_t)(end - v));
+            return mut->param_value;
+        }
+        q = *end ? end + 1 : NULL;
+    }
+    return NULL;
+}
