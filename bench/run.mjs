@@ -293,9 +293,17 @@ async function stats(d) {
   return (await fetch(`${d.endpoint}/tenantd/stats`, { headers })).json();
 }
 
+// Environments still starting (a PER_TENANT Node function's prewarmed ones take ~0.2 s of CPU
+// each) would share the two cores with a measurement: wait until none is.
+async function quiesce(d) {
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline && (await stats(d)).environments.starting > 0) await sleep(50);
+}
+
 // ---- the benchmarks ---------------------------------------------------------------------------
 
 async function benchWarmLatency(d, nginx1) {
+  await quiesce(d);
   await check(d, "echo", "lat");
   const payload = JSON.stringify({ data: "x".repeat(128 - 12) });
   const script = wrkScript([await signedInvoke(d, "echo", "lat", payload)], writeBody(payload));
@@ -318,6 +326,7 @@ function writeBody(payload) {
 }
 
 async function benchThroughput(d, nginx2) {
+  await quiesce(d);
   const payload = JSON.stringify({ data: "x".repeat(116) });
   const tenants = Array.from({ length: 16 }, (_, i) => `tp-${i}`);
   const perTenant = [];
@@ -474,6 +483,7 @@ async function benchDensity() {
 }
 
 async function benchNode(d, nginx1) {
+  await quiesce(d);
   await check(d, "echo-node", "node-lat");
   const payload = JSON.stringify({ data: "x".repeat(116) });
   const script = wrkScript([await signedInvoke(d, "echo-node", "node-lat", payload)], writeBody(payload));
@@ -495,6 +505,7 @@ async function benchNode(d, nginx1) {
 }
 
 async function benchPayloads(d, nginx1) {
+  await quiesce(d);
   results.benchmarks.g_payload = {};
   for (const [label, size] of [["1 KB", 1024], ["64 KB", 65536], ["1 MB", 1048576], ["6 MB", 6291456 - 64]]) {
     const payload = JSON.stringify({ d: "x".repeat(size - 8) });

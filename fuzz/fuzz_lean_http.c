@@ -145,7 +145,8 @@ struct replies {
 
 static int on_reply_complete(llhttp_t *p)
 {
-    ((struct replies *)p->data)->complete++;
+    if (llhttp_get_status_code(p) != 100) /* an interim 100 Continue is not an answer */
+        ((struct replies *)p->data)->complete++;
     return 0;
 }
 

@@ -59,7 +59,8 @@ struct td_http_request {
     size_t n_headers;
     size_t n_fields;
     const char *raw_query; /* after '?' in the lean request's target, or "" */
-    char *param_value;     /* the last query parameter looked up (lean requests) */
+    char **param_values;   /* the query parameters looked up (lean requests), kept till the end */
+    size_t n_param_values;
 };
 
 /* lean.c */

@@ -5,13 +5,15 @@
  * poll is parked.
  *
  * llhttp runs strict (no lenient flags): it refuses what could be read two ways (Content-Length
- * with Transfer-Encoding, two Content-Lengths, bytes a header value may not hold, folded
- * lines). Requests are served one at a time, in order: the handlers run from the parser's
- * callbacks (on_headers once the head is in, on_request once the body is), and parsing pauses
- * until the request is answered, so a pipelined request waits in the buffer or in the socket.
- * An answer given later (td_http_reply on a parked request) is written at once, in the caller's
- * context; whatever follows it (the next pipelined request, closing) runs from the server's
- * own loop callbacks, never inside that caller. */
+ * with Transfer-Encoding, two Content-Lengths, bytes a header value may not hold, a folded
+ * framing header); whitespace before a field's colon is refused here. A folded line of another
+ * field continues its value, as RFC 9112 5.2 allows. Upgrade is not taken up. Requests are served
+ * one at a time, in order: the handlers run from the parser's callbacks (on_headers once the head
+ * is in, on_request once the body is), and parsing pauses until the request is answered, so a
+ * pipelined request waits in the buffer or in the socket. An answer given later (td_http_reply on a
+ * parked request) is written at once, in the caller's context; whatever follows it (the next
+ * pipelined request, closing) runs from the server's own loop callbacks, never inside that caller.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +76,9 @@ struct td_lean_conn {
     void (*out_free)(void *);
     void *out_free_arg;
     bool writing;
+    bool interim;     /* what is being written is a 100 Continue, not the answer */
     bool close_after; /* close once the answer is written */
+    bool broken;      /* writing failed: close */
     bool closing;
 };
 
@@ -161,10 +165,21 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return head_append(c, at, len) < 0 ? HPE_USER : 0;
 }
 
+/* The buffer the current field's bytes are in. */
+static char *field_base(struct td_lean_conn *c)
+{
+    return c->in_trailers ? c->trailers.data : c->head.data;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
     struct td_lean_conn *c = conn_of(p);
     if (head_end_piece(c) < 0)
+        return HPE_USER;
+    /* RFC 9112 5.1: no whitespace between a field name and its colon. */
+    const struct field_span *f = &c->spans[c->n_spans - 1];
+    char last = f->name_len ? field_base(c)[f->name_off + f->name_len - 1] : ' ';
+    if (last == ' ' || last == '\t')
         return HPE_USER;
     c->spans[c->n_spans - 1].value_off = head_end(c);
     c->name_open = false;
@@ -182,7 +197,14 @@ static int on_header_value_complete(llhttp_t *p)
 {
     struct td_lean_conn *c = conn_of(p);
     /* An empty value gets no on_header_value: its offset is where its NUL goes. */
-    return head_end_piece(c) < 0 ? HPE_USER : 0;
+    if (head_end_piece(c) < 0)
+        return HPE_USER;
+    /* The value without its trailing whitespace (RFC 9110 5.5). */
+    struct field_span *f = &c->spans[c->n_spans - 1];
+    char *v = field_base(c) + f->value_off;
+    while (f->value_len > 0 && (v[f->value_len - 1] == ' ' || v[f->value_len - 1] == '\t'))
+        v[--f->value_len] = '\0';
+    return 0;
 }
 
 /* Point the request's header fields into the head, or its trailer fields into the trailers;
@@ -232,7 +254,9 @@ static void request_free(struct td_http_request *req)
     td_list_remove(&req->link);
     td_buf_release(&req->body);
     free(req->query);
-    free(req->param_value);
+    for (size_t i = 0; i < req->n_param_values; i++)
+        free(req->param_values[i]);
+    free(req->param_values);
     free(req->fields);
     req->server->active--;
     free(req);
@@ -310,6 +334,7 @@ static void out_release(struct td_lean_conn *c)
     c->out_done = 0;
     td_buf_reset(&c->out_head);
     c->writing = false;
+    c->interim = false;
 }
 
 static void set_poll(struct td_lean_conn *c, int events)
@@ -365,13 +390,15 @@ static void update_poll(struct td_lean_conn *c);
 static void flush_answer(struct td_lean_conn *c, bool in_callback)
 {
     int r = write_some(c);
-    if (r < 0) {
-        conn_close(c);
-        return;
-    }
     if (r == 0) {
         update_poll(c);
         return;
+    }
+    if (r < 0) {
+        /* The peer is gone. The connection closes from lean_process: never inside a handler,
+         * the parser, or the caller of td_http_reply. */
+        out_release(c);
+        c->broken = true;
     }
     if (!in_callback)
         queue_ready(c);
@@ -392,7 +419,7 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
                   size_t len, void (*free_fn)(void *), void *free_arg)
 {
     struct td_lean_conn *c = req->lean;
-    if (!c || c->req != req || c->writing || c->closing) {
+    if (!c || c->req != req || (c->writing && !c->interim) || c->closing) {
         if (free_fn)
             free_fn(free_arg);
         return -EPIPE;
@@ -406,7 +433,16 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
     if (c->parser.flags & F_CONNECTION_CLOSE)
         c->close_after = true;
     struct td_buf *h = &c->out_head;
-    td_buf_reset(h);
+    if (c->interim) {
+        /* A 100 Continue not fully written yet: the answer goes after what is left of it. */
+        size_t left = h->len - c->out_done;
+        memmove(h->data, h->data + c->out_done, left);
+        h->len = left;
+        c->out_done = 0;
+        c->interim = false;
+    } else {
+        td_buf_reset(h);
+    }
     int r = td_buf_printf(h, "HTTP/1.1 %u %s\r\n", status, reason_phrase(status));
     for (size_t i = 0; r >= 0 && i < n_headers; i++) {
         if (!header_text_ok(headers[i].name) || !header_text_ok(headers[i].value) ||
@@ -474,6 +510,23 @@ void td_lean_drop(struct td_http_request *req)
 
 /* ---- reading ---- */
 
+/* RFC 9110 10.1.1: a client that sent Expect: 100-continue waits for a 100 (or the answer)
+ * before its body. */
+static void send_continue(struct td_lean_conn *c)
+{
+    const char *expect = td_lean_field(c->req, "Expect", false);
+    bool has_body = (c->parser.flags & F_CHUNKED) || c->parser.content_length > 0;
+    if (!expect || strcasecmp(expect, "100-continue") != 0 || !has_body ||
+        llhttp_get_http_minor(&c->parser) < 1 || c->writing)
+        return;
+    if (td_buf_puts(&c->out_head, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
+        return; /* the client sends its body after its own timeout */
+    c->out_done = 0;
+    c->writing = true;
+    c->interim = true;
+    flush_answer(c, true);
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     struct td_lean_conn *c = conn_of(p);
@@ -496,6 +549,8 @@ static int on_headers_complete(llhttp_t *p)
     req->in_handler = true;
     s->opts.handlers->on_headers(req, s->opts.userdata);
     req->in_handler = false;
+    if (!req->answered)
+        send_continue(c);
     /* Answered already: the body is read past (on_body, on_message_complete), or the connection
      * ends once the answer is out. */
     return req->answered && c->close_after ? HPE_PAUSED : 0;
@@ -557,11 +612,13 @@ static const llhttp_settings_t request_settings = {
 };
 
 /* A request that cannot be parsed is answered 400 (431 for an oversized head) and ends the
- * connection. */
-static void refuse(struct td_lean_conn *c, unsigned status, const char *why)
+ * connection. The body has the Runtime API's error shape (ErrorResponse), as the peers of lean
+ * connections are runtimes. */
+static void refuse(struct td_lean_conn *c, unsigned status, const char *type, const char *why)
 {
     char body[256];
-    int n = snprintf(body, sizeof(body), "{\"Type\":\"User\",\"message\":\"%s\"}", why);
+    int n =
+        snprintf(body, sizeof(body), "{\"errorMessage\":\"%s\",\"errorType\":\"%s\"}", why, type);
     static const struct td_http_out_header h[] = {{"Content-Type", "application/json"},
                                                   {"Connection", "close"}};
     if (!c->req && !(c->req = request_new(c))) {
@@ -591,22 +648,26 @@ static bool parse_input(struct td_lean_conn *c)
         release_input(c);
         return true;
     }
-    if (e == HPE_PAUSED) {
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
         c->in_off = (size_t)(llhttp_get_error_pos(&c->parser) - c->in);
         if (c->in_off == c->in_len)
             release_input(c);
-        llhttp_resume(&c->parser);
+        /* An Upgrade (or CONNECT) is not taken up (RFC 9110 7.8): HTTP/1.1 goes on. */
+        if (e == HPE_PAUSED_UPGRADE)
+            llhttp_resume_after_upgrade(&c->parser);
+        else
+            llhttp_resume(&c->parser);
         if (c->req && c->req->answered)
             flush_answer(c, true);
         return true;
     }
     if (c->head_failed) {
-        refuse(c, 431, "Request header fields too large");
+        refuse(c, 431, "RequestHeaderFieldsTooLarge", "Request header fields too large");
     } else {
         const char *reason = llhttp_get_error_reason(&c->parser);
         td_log_debug("%s: malformed request: %s (%s)", c->server->opts.name, llhttp_errno_name(e),
                      reason ? reason : "?");
-        refuse(c, 400, "Malformed request");
+        refuse(c, 400, "InvalidRequest", "Malformed HTTP/1.1 request");
     }
     return !c->closing;
 }
@@ -657,9 +718,15 @@ static void update_poll(struct td_lean_conn *c)
 static void lean_process(struct td_lean_conn *c)
 {
     while (!c->closing) {
+        if (c->broken) {
+            conn_close(c);
+            return;
+        }
         if (c->writing) {
             flush_answer(c, true);
-            if (c->writing || c->closing)
+            if (c->broken)
+                continue;
+            if (c->writing)
                 break;
         }
         struct td_http_request *req = c->req;
@@ -798,7 +865,8 @@ const char *td_lean_field(const struct td_http_request *req, const char *name, b
 const char *td_lean_query_param(const struct td_http_request *req, const char *name)
 {
     /* Raw values, like the libmicrohttpd requests (which keep escapes as sent). Only the first
-     * occurrence counts. The value is returned NUL-terminated from a per-request copy. */
+     * occurrence counts. The value is a NUL-terminated copy that lives as long as the request
+     * (the target's bytes cannot be cut in place: a value may be looked up by a longer name). */
     size_t len = strlen(name);
     const char *q = req->raw_query;
     while (q && *q) {
@@ -807,9 +875,16 @@ const char *td_lean_query_param(const struct td_http_request *req, const char *n
             (q[len] == '=' || q + len == end)) {
             struct td_http_request *mut = (struct td_http_request *)(uintptr_t)req;
             const char *v = q[len] == '=' ? q + len + 1 : end;
-            free(mut->param_value);
-            mut->param_value = strndup(v, (size_t)(end - v));
-            return mut->param_value;
+            char *copy = strndup(v, (size_t)(end - v));
+            char **kept =
+                copy ? realloc(mut->param_values, (mut->n_param_values + 1) * sizeof(*kept)) : NULL;
+            if (!kept) {
+                free(copy);
+                return NULL;
+            }
+            kept[mut->n_param_values++] = copy;
+            mut->param_values = kept;
+            return copy;
         }
         q = *end ? end + 1 : NULL;
     }

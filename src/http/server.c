@@ -694,8 +694,14 @@ void td_http_server_free(struct td_http_server *s)
     td_list_foreach_safe(pos, tmp, &s->requests)
     {
         struct td_http_request *req = td_container_of(pos, struct td_http_request, link);
-        if (req->suspended)
-            td_http_drop(req);
+        if (!req->suspended)
+            continue;
+        /* Its owner hears that it ends unanswered (dropping marks it answered). */
+        void (*gone)(struct td_http_request *, void *) = req->answered ? NULL : req->on_gone;
+        req->on_gone = NULL;
+        if (gone)
+            gone(req, req->owner);
+        td_http_drop(req);
     }
     td_lean_close_all(s);
     MHD_run(s->mhd);

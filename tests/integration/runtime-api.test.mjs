@@ -624,6 +624,10 @@ describe("the inherited API socket (TENANTD_RUNTIME_API_FD)", () => {
     const r = await fd3("probe-fd", "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1);
     assert.match(r.text, /^HTTP\/1\.1 400 /);
     assert.match(r.text, /Connection: close/i);
+    assert.deepEqual(JSON.parse(r.text.slice(r.text.indexOf("\r\n\r\n") + 4)), {
+      errorMessage: "Malformed HTTP/1.1 request",
+      errorType: "InvalidRequest",
+    });
     await waitFor(async () => JSON.parse((await call(d.lambda, { FunctionName: "probe-fd", Payload: payload({ op: "fd3", rawB64: "", waitMs: 0 }) })).text).ended, 3000, "the close");
     // Same environment, still answering over TCP.
     const again = JSON.parse((await call(d.lambda, { FunctionName: "probe-fd", Payload: payload({ op: "env" }) })).text);
@@ -635,6 +639,7 @@ describe("the inherited API socket (TENANTD_RUNTIME_API_FD)", () => {
     for (let i = 0; i < 70; i++) head += `X-Field-${i}: v\r\n`;
     const r = await fd3("probe-fd-head", head + "\r\n", 1);
     assert.match(r.text, /^HTTP\/1\.1 431 /);
+    assert.match(r.text, /"errorType":"RequestHeaderFieldsTooLarge"/);
     assert.match(r.text, /Connection: close/i);
     const again = JSON.parse((await call(d.lambda, { FunctionName: "probe-fd-head", Payload: payload({ op: "env" }) })).text);
     assert.equal(again.instance, r.instance);

@@ -214,6 +214,30 @@ for (const s of suites) {
         () => assert.deepEqual(failures, []),
       );
     });
+
+    test(`${s.label}: tenant A sends garbage on its inherited Runtime API socket, then cuts it`, async (t) => {
+      // fd 3 is the environment's own connection to the Runtime API (TENANTD_RUNTIME_API_FD).
+      // Garbage gets a 400 and a close; tdrt finds its socket gone and carries on over TCP.
+      const j = await call(fn, "tenant-a", { action: "api-socket" });
+      const ok = j.json?.status === 400 && j.json?.closed === true;
+      await t.test(`${s.label}: garbage on the inherited API socket: ${ok ? "blocked" : "NOT BLOCKED"} (${shorten(j.text, 120)})`, () => {
+        assert.equal(j.FunctionError, undefined, j.text);
+        assert.equal(j.json.status, 400, j.text);
+        assert.equal(j.json.closed, true, j.text);
+      });
+      for (let i = 0; i < 3; i++) {
+        const again = await call(fn, "tenant-a", { action: "ping" });
+        assert.equal(again.json?.pong, true, `tenant A's runtime carries on: ${again.text}`);
+      }
+      // A runtime that shuts its socket down mid-invocation: its answer still arrives.
+      const cut = await call(fn, "tenant-d", { action: "api-socket", cut: true });
+      assert.equal(cut.FunctionError, undefined, cut.text);
+      assert.equal(cut.json?.cut, true, cut.text);
+      const after = await call(fn, "tenant-d", { action: "ping" });
+      assert.equal(after.json?.pong, true, after.text);
+      const other = await call(fn, "tenant-c", { action: "ping" });
+      assert.equal(other.json?.pong, true, other.text);
+    });
   }
 
   test(`${s.label}: tenant A fork bomb`, async (t) => {

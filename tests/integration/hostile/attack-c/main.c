@@ -13,6 +13,9 @@
  *   {"action":"spoof","requestId":R}        A: answer B's invocation R through this
  *       environment's Runtime API.
  *   {"action":"flood","ms":N}               A: flood this environment's Runtime API.
+ *   {"action":"api-socket","cut":B}        A: garbage on the Runtime API socket tdrt inherited
+ *       (fd 3), or with "cut" a shutdown of it; answers what the daemon said and whether it
+ *       closed. tdrt then carries on over TCP.
  *   {"action":"fork-bomb"}                  A: fork without end; never answers.
  *   {"action":"oom"}                        A: allocate and touch memory without end.
  *   {"action":"fill-tmp"}                   A: write /tmp full; answers bytes and errno.
@@ -986,6 +989,43 @@ static int do_flood(json_t *ev, struct tdrt_response *resp)
                                   (json_int_t)closed));
 }
 
+/* Garbage on the inherited Runtime API socket while tdrt is not using it (the handler runs). */
+static int do_api_socket(json_t *ev, struct tdrt_response *resp)
+{
+    enum { API_FD = 3 }; /* TENANTD_RUNTIME_API_FD, which tdrt took out of the environment */
+    struct stat st;
+    if (fstat(API_FD, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return tdrt_response_error(resp, "AttackBadEvent", "fd %d is not a socket", API_FD);
+    if (json_is_true(json_object_get(ev, "cut"))) {
+        int r = shutdown(API_FD, SHUT_RDWR);
+        return answer(resp, json_pack("{s:b}", "cut", r == 0));
+    }
+    static const char junk[] =
+        "\x16\x03\x01\x02\x00 GET /2018-06-01/runtime/invocation/next\r\n\r\n";
+    if (send(API_FD, junk, sizeof(junk) - 1, MSG_NOSIGNAL) < 0)
+        return tdrt_response_error(resp, "AttackFailed", "send: %s", strerror(errno));
+    char reply[1024];
+    size_t len = 0;
+    bool closed = false;
+    for (int waited = 0; !closed && len + 1 < sizeof(reply) && waited < 3000;) {
+        struct pollfd p = {API_FD, POLLIN, 0};
+        if (poll(&p, 1, 100) == 0) {
+            waited += 100;
+            continue;
+        }
+        ssize_t n = recv(API_FD, reply + len, sizeof(reply) - 1 - len, 0);
+        if (n <= 0)
+            closed = true;
+        else
+            len += (size_t)n;
+    }
+    reply[len] = '\0';
+    int status = 0;
+    (void)sscanf(reply, "HTTP/1.1 %d", &status);
+    return answer(resp,
+                  json_pack("{s:i, s:b, s:s}", "status", status, "closed", closed, "reply", reply));
+}
+
 /* ---- A: resources ---- */
 
 __attribute__((noreturn)) static void do_fork_bomb(void)
@@ -1106,6 +1146,8 @@ static int handler(const struct tdrt_context *ctx, const char *event, size_t eve
         r = do_spoof(ev, resp);
     else if (strcmp(action, "flood") == 0)
         r = do_flood(ev, resp);
+    else if (strcmp(action, "api-socket") == 0)
+        r = do_api_socket(ev, resp);
     else if (strcmp(action, "fork-bomb") == 0)
         do_fork_bomb();
     else if (strcmp(action, "oom") == 0)
