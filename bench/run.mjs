@@ -9,7 +9,7 @@
 // BENCH_QUICK=1 runs every benchmark for a moment only (the smoke test of make check).
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, mkdirSync, rmdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, mkdirSync, rmdirSync, openSync, closeSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, totalmem, release, tmpdir, hostname } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -113,9 +113,13 @@ async function startTenantd(args = [], cgroup = null, binary = null) {
   writeFileSync(roles, JSON.stringify(BENCH_ROLES));
   const argv = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state, "--idle-timeout", "3600", "--roles", roles, ...args];
   const bin = binary ?? join(build, "tenantd");
+  // BENCH_DAEMON_LOG=file keeps the daemons' logs (appended), for looking into a benchmark.
+  const log = process.env.BENCH_DAEMON_LOG ? openSync(process.env.BENCH_DAEMON_LOG, "a") : "ignore";
+  const stdio = ["ignore", "pipe", log];
   const proc = cgroup
-    ? spawn("sh", ["-c", `echo $$ > ${cgroup.procs} && exec "$0" "$@"`, bin, ...argv], { stdio: ["ignore", "pipe", "ignore"] })
-    : spawn(bin, argv, { stdio: ["ignore", "pipe", "ignore"] });
+    ? spawn("sh", ["-c", `echo $$ > ${cgroup.procs} && exec "$0" "$@"`, bin, ...argv], { stdio })
+    : spawn(bin, argv, { stdio });
+  if (typeof log === "number") closeSync(log);
   track(proc);
   const endpoint = await new Promise((res, rej) => {
     let out = "";

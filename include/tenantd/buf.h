@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct td_buf {
     char *data;
@@ -29,6 +30,8 @@ void td_buf_release(struct td_buf *b);
 int td_buf_reserve(struct td_buf *b, size_t extra);
 int td_buf_append(struct td_buf *b, const void *data, size_t n);
 int td_buf_puts(struct td_buf *b, const char *s);
+/* The decimal digits of v (no printf on hot paths). */
+int td_buf_append_u64(struct td_buf *b, uint64_t v);
 int td_buf_printf(struct td_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int td_buf_vprintf(struct td_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));

@@ -61,6 +61,16 @@ int td_buf_append(struct td_buf *b, const void *data, size_t n)
     return 0;
 }
 
+int td_buf_append_u64(struct td_buf *b, uint64_t v)
+{
+    char digits[20];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return td_buf_append(b, digits + i, sizeof(digits) - i);
+}
+
 int td_buf_puts(struct td_buf *b, const char *s)
 {
     return td_buf_append(b, s, strlen(s));
@@ -68,15 +78,32 @@ int td_buf_puts(struct td_buf *b, const char *s)
 
 int td_buf_vprintf(struct td_buf *b, const char *fmt, va_list ap)
 {
+    /* One formatting pass when the text fits in the room there is (the usual case for a
+     * buffer in use); a second, into exactly enough room, when it does not. */
+    size_t room = b->data ? b->cap - b->len : 0;
     va_list copy;
     va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, fmt, copy);
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, copy);
     va_end(copy);
-    if (n < 0)
+    if (n < 0) {
+        if (b->data)
+            b->data[b->len] = '\0';
         return -EINVAL;
+    }
+    if ((size_t)n < room) {
+        if (b->len + (size_t)n > b->max) {
+            b->data[b->len] = '\0';
+            return -E2BIG;
+        }
+        b->len += (size_t)n;
+        return 0;
+    }
     int r = td_buf_reserve(b, (size_t)n);
-    if (r < 0)
+    if (r < 0) {
+        if (b->data)
+            b->data[b->len] = '\0';
         return r;
+    }
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
     return 0;

@@ -443,7 +443,14 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
     } else {
         td_buf_reset(h);
     }
-    int r = td_buf_printf(h, "HTTP/1.1 %u %s\r\n", status, reason_phrase(status));
+    /* Built with appends: this head goes out with every answer. */
+    int r = td_buf_puts(h, "HTTP/1.1 ");
+    if (r >= 0)
+        r = td_buf_append_u64(h, status % 1000);
+    if (r >= 0)
+        r = td_buf_puts(h, " ");
+    if (r >= 0)
+        r = td_buf_puts(h, reason_phrase(status));
     for (size_t i = 0; r >= 0 && i < n_headers; i++) {
         if (!header_text_ok(headers[i].name) || !header_text_ok(headers[i].value) ||
             strcasecmp(headers[i].name, "Content-Length") == 0 ||
@@ -453,11 +460,20 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
                 c->close_after = true;
             continue;
         }
-        r = td_buf_printf(h, "%s: %s\r\n", headers[i].name, headers[i].value);
+        r = td_buf_puts(h, "\r\n");
+        if (r >= 0)
+            r = td_buf_puts(h, headers[i].name);
+        if (r >= 0)
+            r = td_buf_puts(h, ": ");
+        if (r >= 0)
+            r = td_buf_puts(h, headers[i].value);
     }
     if (r >= 0)
-        r = td_buf_printf(h, "Content-Length: %zu\r\n%s\r\n", len,
-                          c->close_after ? "Connection: close\r\n" : "");
+        r = td_buf_puts(h, "\r\nContent-Length: ");
+    if (r >= 0)
+        r = td_buf_append_u64(h, len);
+    if (r >= 0)
+        r = td_buf_puts(h, c->close_after ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
     if (r < 0) {
         if (free_fn)
             free_fn(free_arg);

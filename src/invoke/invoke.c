@@ -184,12 +184,17 @@ static int make_trace_id(const struct td_http_request *req, struct td_invocation
     if (r < 0)
         return r;
     td_hex(rnd, sizeof(rnd), hex);
-    if (asprintf(&inv->trace_id, "Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0",
-                 (unsigned long long)(td_wall_ms() / 1000), hex, hex + 24) < 0) {
-        inv->trace_id = NULL;
-        return -ENOMEM;
-    }
-    return 0;
+    /* Root=1-<8 hex digits of the epoch second>-<24 hex>;Parent=<16 hex>;Sampled=0, put
+     * together by hand: it is made for every invocation. */
+    static const char digits[] = "0123456789abcdef";
+    char id[] = "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0";
+    uint32_t epoch = (uint32_t)(td_wall_ms() / 1000);
+    for (int i = 0; i < 8; i++)
+        id[7 + i] = digits[(epoch >> (28 - 4 * i)) & 0xf];
+    memcpy(id + 16, hex, 24);
+    memcpy(id + 48, hex + 24, 16);
+    inv->trace_id = strdup(id);
+    return inv->trace_id ? 0 : -ENOMEM;
 }
 
 static int check_log_type(const struct td_http_request *req, bool *ret_tail, struct td_err *err)

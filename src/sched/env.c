@@ -159,19 +159,62 @@ static void build_envp(const struct td_sched *s, const struct td_env *env, struc
 
 /* ---- the function log ---- */
 
+/* A line put together without printf (START, END and REPORT go out with every invocation):
+ * pieces are appended while they fit, the rest is cut. */
+struct line {
+    char text[2048];
+    size_t len;
+};
+
+static void line_put(struct line *l, const char *s, size_t n)
+{
+    if (n > sizeof(l->text) - l->len)
+        n = sizeof(l->text) - l->len;
+    memcpy(l->text + l->len, s, n);
+    l->len += n;
+}
+
+static void line_puts(struct line *l, const char *s)
+{
+    line_put(l, s, strlen(s));
+}
+
+static void line_u64(struct line *l, uint64_t v)
+{
+    char digits[20];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    line_put(l, digits + i, sizeof(digits) - i);
+}
+
+/* Microseconds as milliseconds with two decimals, rounded: 1234 -> "1.23". */
+static void line_ms2(struct line *l, int64_t us)
+{
+    uint64_t hundredths = us > 0 ? ((uint64_t)us + 5) / 10 : 0;
+    line_u64(l, hundredths / 100);
+    char frac[3] = {'.', (char)('0' + hundredths / 10 % 10), (char)('0' + hundredths % 10)};
+    line_put(l, frac, sizeof(frac));
+}
+
 static void log_sink_write(struct td_env *env, const char *data, size_t len)
 {
     /* Each line of function output goes to the daemon's stderr, tagged with its origin; the
      * tag and the line stay together in the daemon's log buffer. */
-    char prefix[512];
-    int plen = snprintf(prefix, sizeof(prefix), "[%s %s env=%" PRIu64 "] ", env->fn->cfg.name,
-                        env->tenant ? env->tenant : "-", env->id);
-    if (plen < 0 || (size_t)plen >= sizeof(prefix))
-        plen = 0;
+    struct line prefix = {.len = 0};
+    line_puts(&prefix, "[");
+    line_puts(&prefix, env->fn->cfg.name);
+    line_puts(&prefix, " ");
+    line_puts(&prefix, env->tenant ? env->tenant : "-");
+    line_puts(&prefix, " env=");
+    line_u64(&prefix, env->id);
+    line_puts(&prefix, "] ");
+    size_t plen = prefix.len;
     while (len > 0) {
         const char *nl = memchr(data, '\n', len);
         size_t chunk = nl ? (size_t)(nl - data) + 1 : len;
-        struct iovec iov[2] = {{prefix, env->line_start ? (size_t)plen : 0},
+        struct iovec iov[2] = {{prefix.text, env->line_start ? plen : 0},
                                {(void *)(uintptr_t)data, chunk}};
         td_log_out(iov, 2);
         env->line_start = nl != NULL;
@@ -198,26 +241,33 @@ static void tail_append(struct td_invocation *inv, const char *data, size_t len)
     (void)td_buf_append(&inv->log, data, len);
 }
 
-static void env_log_line(struct td_env *env, struct td_invocation *inv, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void env_log_line(struct td_env *env, struct td_invocation *inv, const char *fmt, ...)
+/* A platform line in the function's log, on a line of its own. */
+static void env_log_text(struct td_env *env, struct td_invocation *inv, struct line *l)
 {
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
+    if (l->len == sizeof(l->text))
+        l->len--;
+    l->text[l->len++] = '\n';
     if (!env->line_start) {
         log_sink_write(env, "\n", 1);
         tail_append(inv, "\n", 1);
     }
-    log_sink_write(env, line, (size_t)n);
-    tail_append(inv, line, (size_t)n);
+    log_sink_write(env, l->text, l->len);
+    tail_append(inv, l->text, l->len);
+}
+
+static void env_log_line(struct td_env *env, struct td_invocation *inv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void env_log_line(struct td_env *env, struct td_invocation *inv, const char *fmt, ...)
+{
+    struct line l;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(l.text, sizeof(l.text), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    l.len = (size_t)n < sizeof(l.text) ? (size_t)n : sizeof(l.text) - 1;
+    env_log_text(env, inv, &l);
 }
 
 static bool json_logs(const struct td_env *env)
@@ -228,7 +278,11 @@ static bool json_logs(const struct td_env *env)
 static void log_start(struct td_env *env, struct td_invocation *inv)
 {
     if (!json_logs(env)) {
-        env_log_line(env, inv, "START RequestId: %s Version: $LATEST", inv->request_id);
+        struct line l = {.len = 0};
+        line_puts(&l, "START RequestId: ");
+        line_puts(&l, inv->request_id);
+        line_puts(&l, " Version: $LATEST");
+        env_log_text(env, inv, &l);
         return;
     }
     char ts[25];
@@ -275,26 +329,43 @@ static int max_memory_mb(struct td_env *env)
 
 static void log_end(struct td_env *env, struct td_invocation *inv, const char *status)
 {
-    double ms = (double)(td_mono_us() - inv->delivered_us) / 1000.0;
-    if (inv->delivered_us == 0)
-        ms = 0;
-    long long billed = (long long)ceil(ms);
+    int64_t us = inv->delivered_us ? td_mono_us() - inv->delivered_us : 0;
+    if (us < 0)
+        us = 0;
+    double ms = (double)us / 1000.0;
+    long long billed = (long long)((us + 999) / 1000);
     int mem = max_memory_mb(env);
     bool first = !env->init_reported && env->init_duration_us > 0;
     double init_ms = (double)env->init_duration_us / 1000.0;
     env->init_reported = env->init_reported || first;
 
     if (!json_logs(env)) {
-        env_log_line(env, inv, "END RequestId: %s", inv->request_id);
-        char init_part[64] = "";
-        if (first)
-            snprintf(init_part, sizeof(init_part), "Init Duration: %.2f ms\t", init_ms);
-        env_log_line(env, inv,
-                     "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %lld ms\tMemory "
-                     "Size: %d MB\tMax Memory Used: %d MB\t%s%s%s",
-                     inv->request_id, ms, billed, env->fn->cfg.memory_size, mem, init_part,
-                     strcmp(status, "success") ? "Status: " : "",
-                     strcmp(status, "success") ? status : "");
+        struct line l = {.len = 0};
+        line_puts(&l, "END RequestId: ");
+        line_puts(&l, inv->request_id);
+        env_log_text(env, inv, &l);
+        l.len = 0;
+        line_puts(&l, "REPORT RequestId: ");
+        line_puts(&l, inv->request_id);
+        line_puts(&l, "\tDuration: ");
+        line_ms2(&l, us);
+        line_puts(&l, " ms\tBilled Duration: ");
+        line_u64(&l, (uint64_t)billed);
+        line_puts(&l, " ms\tMemory Size: ");
+        line_u64(&l, (uint64_t)env->fn->cfg.memory_size);
+        line_puts(&l, " MB\tMax Memory Used: ");
+        line_u64(&l, (uint64_t)(mem > 0 ? mem : 0));
+        line_puts(&l, " MB\t");
+        if (first) {
+            line_puts(&l, "Init Duration: ");
+            line_ms2(&l, env->init_duration_us);
+            line_puts(&l, " ms\t");
+        }
+        if (strcmp(status, "success") != 0) {
+            line_puts(&l, "Status: ");
+            line_puts(&l, status);
+        }
+        env_log_text(env, inv, &l);
         return;
     }
     char ts[25];
@@ -817,7 +888,10 @@ static void deliver(struct td_env *env)
     env->state = ENV_BUSY;
     inv->delivered_us = td_mono_us();
     inv->deadline_ms = td_wall_ms() + (int64_t)env->fn->cfg.timeout * 1000;
-    snprintf(deadline, sizeof(deadline), "%" PRId64, inv->deadline_ms);
+    struct line dl = {.len = 0};
+    line_u64(&dl, inv->deadline_ms > 0 ? (uint64_t)inv->deadline_ms : 0);
+    memcpy(deadline, dl.text, dl.len < sizeof(deadline) ? dl.len : sizeof(deadline) - 1);
+    deadline[dl.len < sizeof(deadline) ? dl.len : sizeof(deadline) - 1] = '\0';
     h[n++] = (struct td_http_out_header){"Lambda-Runtime-Aws-Request-Id", inv->request_id};
     h[n++] = (struct td_http_out_header){"Lambda-Runtime-Deadline-Ms", deadline};
     h[n++] = (struct td_http_out_header){"Lambda-Runtime-Invoked-Function-Arn", env->fn->arn};
@@ -829,7 +903,7 @@ static void deliver(struct td_env *env)
         h[n++] = (struct td_http_out_header){"Lambda-Runtime-Aws-Tenant-Id", inv->tenant};
     h[n++] = (struct td_http_out_header){"Content-Type", "application/json"};
     if (env->served++ > 0)
-        snprintf(inv->environment, sizeof(inv->environment), "warm");
+        memcpy(inv->environment, "warm", sizeof("warm"));
     else if (env->prewarmed) /* initialised before its tenant was known */
         snprintf(inv->environment, sizeof(inv->environment),
                  "prewarmed; spawn_us=%lld; init_us=%lld; waited_us=%lld", (long long)env->spawn_us,

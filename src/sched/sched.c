@@ -72,12 +72,15 @@ void invocation_fail(struct td_invocation *inv, const char *error_type, const ch
 /* (function, version, generation, tenant): an environment serves exactly one such key. */
 static int pool_key(const struct td_function *fn, const char *tenant, struct td_buf *out)
 {
-    int r = td_buf_printf(out, "%s", fn->cfg.name);
+    int r = td_buf_puts(out, fn->cfg.name);
     if (r == 0)
         r = td_buf_append(out, "\0$LATEST", 9);
     if (r == 0)
-        r = td_buf_printf(out, "%c%llu%c%s", '\0', (unsigned long long)fn->generation, '\0',
-                          tenant ? tenant : "");
+        r = td_buf_append_u64(out, fn->generation);
+    if (r == 0)
+        r = td_buf_append(out, "", 1);
+    if (r == 0)
+        r = td_buf_puts(out, tenant ? tenant : "");
     return r;
 }
 
