@@ -28,6 +28,10 @@ int td_uuid4(char out[TD_UUID_LEN + 1]);
 /* Fill buf with random bytes from the kernel. */
 int td_random(void *buf, size_t len);
 /* Random bytes for identifiers, from a buffered pool (see util.c); never for secrets. */
+/* BSD strlcpy/strlcat: copy or append within size bytes (always NUL-terminated when size > 0);
+ * return the length the full result would have had, so truncation is `ret >= size`. */
+size_t td_strlcpy(char *dst, const char *src, size_t size);
+size_t td_strlcat(char *dst, const char *src, size_t size);
 int td_random_id_bytes(void *buf, size_t len);
 
 /* Monotonic and wall clocks, in milliseconds and microseconds. */

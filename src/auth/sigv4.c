@@ -827,8 +827,15 @@ int td_sigv4_string_to_sign(const struct td_sigv4_auth *auth, const char *canoni
         return -EINVAL;
     td_sha256(canonical_request ? canonical_request : "", len, h);
     td_hex(h, sizeof(h), hex);
-    return td_buf_printf(out, "%s\n%s\n%s/%s/%s/%s\n%s", TD_SIGV4_ALGORITHM, auth->amz_date,
-                         auth->date, auth->region, auth->service, TD_SIGV4_TERMINATOR, hex);
+    /* ALGORITHM \n amz-date \n date/region/service/aws4_request \n hex(hash(canonical)) */
+    const char *parts[] = {TD_SIGV4_ALGORITHM, "\n", auth->amz_date, "\n", auth->date, "/",
+                           auth->region, "/", auth->service, "/", TD_SIGV4_TERMINATOR, "\n", hex};
+    for (size_t i = 0; i < TD_ARRAY_SIZE(parts); i++) {
+        int r = td_buf_puts(out, parts[i]);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 /* ---- parsing --------------------------------------------------------------------------- */
@@ -1218,9 +1225,10 @@ static int check_time(struct parse_ctx *c, const struct raw_auth *raw)
     char a[TD_SIGV4_AMZ_DATE_LEN + 1], b[TD_SIGV4_AMZ_DATE_LEN + 1], n[TD_SIGV4_AMZ_DATE_LEN + 1];
     char skew_text[48];
 
-    format_skew(skew, skew_text, sizeof(skew_text));
-    td_sigv4_format_amz_date(now, n);
+    /* The texts of the error messages are made only for an error. */
     if (sat_sub(ts, now) > skew) {
+        format_skew(skew, skew_text, sizeof(skew_text));
+        td_sigv4_format_amz_date(now, n);
         td_sigv4_format_amz_date(sat_add(now, skew), b);
         return td_err_set(c->err, c->status, ERR_INVALID,
                           "Signature not yet current: %s is still later than %s (%s + %s.)",
@@ -1229,6 +1237,7 @@ static int check_time(struct parse_ctx *c, const struct raw_auth *raw)
     if (auth->presigned && raw->has_expires) {
         int64_t until = sat_add(ts, auth->expires_s * 1000);
         if (now > until) {
+            td_sigv4_format_amz_date(now, n);
             td_sigv4_format_amz_date(until, a);
             return td_err_set(c->err, c->status, ERR_INVALID,
                               "Request has expired: X-Amz-Date %s plus X-Amz-Expires %lld s "
@@ -1238,6 +1247,8 @@ static int check_time(struct parse_ctx *c, const struct raw_auth *raw)
         return 0;
     }
     if (sat_sub(now, ts) > skew) {
+        format_skew(skew, skew_text, sizeof(skew_text));
+        td_sigv4_format_amz_date(now, n);
         td_sigv4_format_amz_date(sat_sub(now, skew), b);
         return td_err_set(c->err, c->status, ERR_INVALID,
                           "Signature expired: %s is now earlier than %s (%s - %s.)", auth->amz_date,

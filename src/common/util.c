@@ -149,6 +149,25 @@ int td_random_id_bytes(void *buf, size_t len)
     return 0;
 }
 
+size_t td_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t len = strlen(src);
+    if (size > 0) {
+        size_t n = len < size - 1 ? len : size - 1;
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+    }
+    return len;
+}
+
+size_t td_strlcat(char *dst, const char *src, size_t size)
+{
+    size_t have = strnlen(dst, size);
+    if (have == size)
+        return size + strlen(src);
+    return have + td_strlcpy(dst + have, src, size - have);
+}
+
 int td_uuid4(char out[TD_UUID_LEN + 1])
 {
     uint8_t b[16];
@@ -159,8 +178,17 @@ int td_uuid4(char out[TD_UUID_LEN + 1])
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     td_hex(b, sizeof(b), hex);
-    snprintf(out, TD_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
-             hex + 20);
+    /* 8-4-4-4-12 */
+    memcpy(out, hex, 8);
+    out[8] = '-';
+    memcpy(out + 9, hex + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, hex + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, hex + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, hex + 20, 12);
+    out[36] = '\0';
     return 0;
 }
 

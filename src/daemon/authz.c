@@ -89,7 +89,7 @@ static int principal_secret(struct td_daemon *d, const struct td_sigv4_auth *aut
                             char secret[TD_SESSION_SECRET_LEN + 1], const char **long_term,
                             struct td_err *err)
 {
-    snprintf(p->access_key_id, sizeof(p->access_key_id), "%s", auth->access_key_id);
+    td_strlcpy(p->access_key_id, auth->access_key_id, sizeof(p->access_key_id));
     if (!auth->has_session_token) {
         /* Long-term keys are the operator's; inside an environment only its own session
          * credentials are accepted. */
@@ -97,7 +97,9 @@ static int principal_secret(struct td_daemon *d, const struct td_sigv4_auth *aut
         if (!*long_term)
             return unrecognized(err);
         p->root = true;
-        snprintf(p->arn, sizeof(p->arn), "arn:aws:iam::%s:root", d->cfg->account_id);
+        td_strlcpy(p->arn, "arn:aws:iam::", sizeof(p->arn));
+        td_strlcat(p->arn, d->cfg->account_id, sizeof(p->arn));
+        td_strlcat(p->arn, ":root", sizeof(p->arn));
         return 0;
     }
     int r = td_session_open_cached(d->session_cache, &d->session_keys, auth->session_token.data,
@@ -132,7 +134,7 @@ int daemon_authenticate(struct td_daemon *d, struct td_http_request *req, bool w
     int r = td_sigv4_parse(&sreq, &opts, &auth, err);
     if (r < 0)
         return r;
-    snprintf(service, service_size, "%s", auth.service);
+    td_strlcpy(service, auth.service, service_size);
     if (amz_header_unsigned(&sreq, &auth))
         return td_err_set(err, 403, "InvalidSignatureException",
                           "The request signature we calculated does not match the signature you "

@@ -1086,7 +1086,7 @@ enum td_env_post_result td_env_response(struct td_env *env, const char *request_
         return strcmp(env->last_done_id, request_id) == 0 ? TD_POST_ALREADY_DONE
                                                           : TD_POST_UNKNOWN_ID;
     uv_timer_stop(&env->timer);
-    snprintf(env->last_done_id, sizeof(env->last_done_id), "%s", request_id);
+    td_strlcpy(env->last_done_id, request_id, sizeof(env->last_done_id));
     drain_log(env);
 
     uint64_t size = 0;

@@ -109,6 +109,23 @@ static void test_uuid_and_time(void **state)
     assert_string_equal(iso, "2023-11-14T22:13:20.123Z");
 }
 
+static void test_strlcpy_strlcat(void **state)
+{
+    (void)state;
+    char s[8];
+    assert_int_equal(td_strlcpy(s, "abc", sizeof(s)), 3);
+    assert_string_equal(s, "abc");
+    assert_int_equal(td_strlcat(s, "defgh", sizeof(s)), 8); /* truncated: 8 >= 8 */
+    assert_string_equal(s, "abcdefg");
+    assert_int_equal(td_strlcpy(s, "0123456789", sizeof(s)), 10);
+    assert_string_equal(s, "0123456");
+    assert_int_equal(td_strlcat(s, "x", sizeof(s)), 8);
+    assert_string_equal(s, "0123456");
+    char one[1] = {'z'};
+    assert_int_equal(td_strlcpy(one, "abc", 0), 3); /* size 0: nothing written */
+    assert_int_equal(one[0], 'z');
+}
+
 static bool count_entries(const void *key, size_t len, void *value, void *userdata)
 {
     (void)key;
@@ -155,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_base64_round_trip), cmocka_unit_test(test_base64_strict),
         cmocka_unit_test(test_base64_cap),        cmocka_unit_test(test_parse_int64),
         cmocka_unit_test(test_uuid_and_time),     cmocka_unit_test(test_map),
+        cmocka_unit_test(test_strlcpy_strlcat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
