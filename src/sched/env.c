@@ -327,11 +327,20 @@ static int max_memory_mb(struct td_env *env)
     return env->max_memory_mb;
 }
 
-static void log_end(struct td_env *env, struct td_invocation *inv, const char *status)
+/* How long an invocation has run since it was delivered. */
+static int64_t run_us(const struct td_invocation *inv)
 {
     int64_t us = inv->delivered_us ? td_mono_us() - inv->delivered_us : 0;
-    if (us < 0)
-        us = 0;
+    return us < 0 ? 0 : us;
+}
+
+/* END and REPORT for the invocation request_id that ran `us`; tail_inv (or NULL) collects them
+ * for X-Amz-Log-Result. The tenant is the environment's (an invocation has one exactly when its
+ * function is PER_TENANT, and then it is the environment's). */
+static void log_end_of(struct td_env *env, struct td_invocation *tail_inv, const char *request_id,
+                       int64_t us, const char *status)
+{
+    struct td_invocation *inv = tail_inv;
     double ms = (double)us / 1000.0;
     long long billed = (long long)((us + 999) / 1000);
     int mem = max_memory_mb(env);
@@ -342,11 +351,11 @@ static void log_end(struct td_env *env, struct td_invocation *inv, const char *s
     if (!json_logs(env)) {
         struct line l = {.len = 0};
         line_puts(&l, "END RequestId: ");
-        line_puts(&l, inv->request_id);
+        line_puts(&l, request_id);
         env_log_text(env, inv, &l);
         l.len = 0;
         line_puts(&l, "REPORT RequestId: ");
-        line_puts(&l, inv->request_id);
+        line_puts(&l, request_id);
         line_puts(&l, "\tDuration: ");
         line_ms2(&l, us);
         line_puts(&l, " ms\tBilled Duration: ");
@@ -375,16 +384,21 @@ static void log_end(struct td_env *env, struct td_invocation *inv, const char *s
                   "memorySizeMB", env->fn->cfg.memory_size, "maxMemoryUsedMB", mem);
     if (metrics && first)
         json_object_set_new(metrics, "initDurationMs", json_real(init_ms));
-    json_t *rec = json_pack("{s:s, s:o, s:s}", "requestId", inv->request_id, "metrics", metrics,
+    json_t *rec = json_pack("{s:s, s:o, s:s}", "requestId", request_id, "metrics", metrics,
                             "status", status);
-    if (rec && inv->tenant)
-        json_object_set_new(rec, "tenantId", json_string(inv->tenant));
+    if (rec && env->tenant)
+        json_object_set_new(rec, "tenantId", json_string(env->tenant));
     json_t *ev = json_pack("{s:s, s:s, s:o}", "time", ts, "type", "platform.report", "record", rec);
     char *text = ev ? json_dumps(ev, JSON_REAL_PRECISION(6) | JSON_COMPACT) : NULL;
     if (text)
         env_log_line(env, inv, "%s", text);
     free(text);
     json_decref(ev);
+}
+
+static void log_end(struct td_env *env, struct td_invocation *inv, const char *status)
+{
+    log_end_of(env, inv, inv->request_id, run_us(inv), status);
 }
 
 /* ---- reading the environment's output ---- */
@@ -1114,8 +1128,17 @@ enum td_env_post_result td_env_response(struct td_env *env, const char *request_
             res.len = res.body ? strlen(res.body) : 0;
             json_decref(doc);
         }
-        log_end(env, inv, is_error ? "error" : "success");
-        invocation_finish(inv, &res);
+        const char *status = is_error ? "error" : "success";
+        if (inv->tail) {
+            log_end(env, inv, status); /* END and REPORT are part of the answer's log tail */
+            invocation_finish(inv, &res);
+        } else {
+            /* The caller's answer first, the log lines after: they are not part of it. */
+            int64_t us = run_us(inv);
+            env->inv = NULL;
+            invocation_finish(inv, &res);
+            log_end_of(env, NULL, env->last_done_id, us, status);
+        }
     }
     env->inv = NULL;
     sched_env_available(env->sched, env);
