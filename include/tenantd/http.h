@@ -1,4 +1,6 @@
-/* HTTP/1.1 servers: libmicrohttpd in external-epoll mode, driven by the daemon's libuv loop.
+/* HTTP/1.1 servers driven by the daemon's libuv loop: libmicrohttpd in external-epoll mode, or
+ * the lean server (src/http/lean.c, llhttp on the loop) for a lean listener and for connected
+ * sockets handed over with td_http_server_add_lean_connection.
  *
  * One loop thread owns every server. A handler sees a request twice: once its headers are in
  * (on_headers: refuse early, or set the body limit), and once the whole body has arrived
@@ -37,6 +39,11 @@ struct td_http_server_options {
     unsigned max_connections;
     size_t default_body_max;
     size_t connection_memory; /* per-connection buffer for headers and reading */
+    /* Serve the listening socket's connections with the lean server (see lean.c: llhttp on the
+     * loop, one epoll set, no re-registration while a request waits) instead of libmicrohttpd;
+     * idle_timeout and max_connections hold the same. Refusals of unparsable requests then
+     * carry the AWS rest-json error shape instead of the Runtime API's. */
+    bool lean_listener;
     const struct td_http_handlers *handlers;
     void *userdata;
 };
@@ -55,6 +62,8 @@ int td_http_server_add_connection(struct td_http_server *s, int fd, uint64_t con
  * API socket). Same handlers, same request API; see lean.c for what it accepts. The socket is
  * owned by the server after. */
 int td_http_server_add_lean_connection(struct td_http_server *s, int fd, uint64_t context);
+/* Connections served by the lean server. */
+size_t td_http_server_lean_connections(const struct td_http_server *s);
 /* Number of requests currently between on_headers and their end. */
 size_t td_http_server_active(const struct td_http_server *s);
 

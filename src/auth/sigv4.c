@@ -828,8 +828,9 @@ int td_sigv4_string_to_sign(const struct td_sigv4_auth *auth, const char *canoni
     td_sha256(canonical_request ? canonical_request : "", len, h);
     td_hex(h, sizeof(h), hex);
     /* ALGORITHM \n amz-date \n date/region/service/aws4_request \n hex(hash(canonical)) */
-    const char *parts[] = {TD_SIGV4_ALGORITHM, "\n", auth->amz_date, "\n", auth->date, "/",
-                           auth->region, "/", auth->service, "/", TD_SIGV4_TERMINATOR, "\n", hex};
+    const char *parts[] = {
+        TD_SIGV4_ALGORITHM, "\n", auth->amz_date,      "\n", auth->date, "/", auth->region, "/",
+        auth->service,      "/",  TD_SIGV4_TERMINATOR, "\n", hex};
     for (size_t i = 0; i < TD_ARRAY_SIZE(parts); i++) {
         int r = td_buf_puts(out, parts[i]);
         if (r < 0)

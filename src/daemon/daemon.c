@@ -434,6 +434,7 @@ static int start_servers(struct td_daemon *d, int listen_fd)
         .connection_memory = 8 * 1024,
         .handlers = &api_handlers,
         .userdata = d,
+        .lean_listener = true,
     };
     int r = td_http_server_new(&d->loop, &api, &d->api);
     if (r < 0)

@@ -26,6 +26,12 @@ struct td_http_server {
     int handles_open;
     struct td_list lean_conns; /* every lean connection */
     struct td_list lean_ready; /* lean connections with work to resume outside any callback */
+    size_t n_lean;             /* connections in lean_conns */
+    /* opts.lean_listener: the listening socket, accepted from here; idle connections swept */
+    int listen_fd;
+    uv_poll_t accept_poll;
+    uv_timer_t sweep;
+    bool lean_handles; /* accept_poll and sweep are open */
 };
 
 /* At most this many header and trailer fields in a request on a lean connection. */
@@ -70,6 +76,8 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
 void td_lean_drop(struct td_http_request *req);
 void td_lean_run_ready(struct td_http_server *s);
 void td_lean_close_all(struct td_http_server *s);
+/* Close lean connections silent since before_ms that are not waiting on the server. */
+void td_lean_close_idle(struct td_http_server *s, int64_t before_ms);
 const char *td_lean_field(const struct td_http_request *req, const char *name, bool trailer);
 const char *td_lean_query_param(const struct td_http_request *req, const char *name);
 

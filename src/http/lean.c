@@ -38,7 +38,7 @@
  * to read past; a longer (or chunked) one ends the connection after the answer. */
 #define LEAN_DISCARD_MAX ((size_t)64 * 1024)
 /* An answer's head, and its body when the caller keeps its own bytes. */
-#define LEAN_OUT_COPY_MAX ((size_t)8 * 1024 * 1024)
+#define LEAN_OUT_COPY_MAX ((size_t)64 * 1024 * 1024)
 
 struct field_span {
     size_t name_off, name_len, value_off, value_len;
@@ -76,9 +76,10 @@ struct td_lean_conn {
     void (*out_free)(void *);
     void *out_free_arg;
     bool writing;
-    bool interim;     /* what is being written is a 100 Continue, not the answer */
-    bool close_after; /* close once the answer is written */
-    bool broken;      /* writing failed: close */
+    bool interim;      /* what is being written is a 100 Continue, not the answer */
+    bool close_after;  /* close once the answer is written */
+    bool broken;       /* writing failed: close */
+    int64_t active_ms; /* last read, or end of a request (td_mono_ms) */
     bool closing;
 };
 
@@ -372,6 +373,7 @@ static int write_some(struct td_lean_conn *c)
             return -errno;
         }
         c->out_done += (size_t)w;
+        c->active_ms = td_mono_ms();
     }
     return 1;
 }
@@ -633,10 +635,12 @@ static const llhttp_settings_t request_settings = {
 static void refuse(struct td_lean_conn *c, unsigned status, const char *type, const char *why)
 {
     char body[256];
-    int n =
-        snprintf(body, sizeof(body), "{\"errorMessage\":\"%s\",\"errorType\":\"%s\"}", why, type);
-    static const struct td_http_out_header h[] = {{"Content-Type", "application/json"},
-                                                  {"Connection", "close"}};
+    bool aws = c->server->opts.lean_listener;
+    int n = aws ? snprintf(body, sizeof(body), "{\"Type\":\"User\",\"message\":\"%s\"}", why)
+                : snprintf(body, sizeof(body), "{\"errorMessage\":\"%s\",\"errorType\":\"%s\"}",
+                           why, type);
+    const struct td_http_out_header h[] = {
+        {"Content-Type", "application/json"}, {"Connection", "close"}, {"x-amzn-ErrorType", type}};
     if (!c->req && !(c->req = request_new(c))) {
         conn_close(c);
         return;
@@ -647,7 +651,7 @@ static void refuse(struct td_lean_conn *c, unsigned status, const char *type, co
         return;
     }
     c->req->in_handler = true; /* written below, from here */
-    (void)td_lean_reply(c->req, status, h, TD_ARRAY_SIZE(h), body, (size_t)n, NULL, NULL);
+    (void)td_lean_reply(c->req, status, h, aws ? 3 : 2, body, (size_t)n, NULL, NULL);
     c->req->in_handler = false;
 }
 
@@ -715,6 +719,7 @@ static void finish_request(struct td_lean_conn *c)
 {
     bool drop = c->req && c->req->drop;
     request_end(c);
+    c->active_ms = td_mono_ms();
     if (drop || c->close_after)
         conn_close(c);
 }
@@ -783,6 +788,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         return;
     }
     if (events & (UV_READABLE | UV_DISCONNECT)) {
+        c->active_ms = td_mono_ms();
         read_input(c);
         /* A hang-up seen with a full buffer: nothing more will be read anyway. */
         if ((events & UV_DISCONNECT) && c->in_len == LEAN_READ_CHUNK)
@@ -824,6 +830,7 @@ static void conn_close(struct td_lean_conn *c)
     out_release(c);
     request_end(c);
     td_list_remove(&c->link);
+    s->n_lean--;
     td_list_remove(&c->ready_link);
     td_list_init(&c->ready_link);
     uv_poll_stop(&c->poll);
@@ -836,6 +843,26 @@ void td_lean_close_all(struct td_http_server *s)
 {
     while (!td_list_empty(&s->lean_conns))
         conn_close(td_container_of(s->lean_conns.next, struct td_lean_conn, link));
+}
+
+void td_lean_close_idle(struct td_http_server *s, int64_t before_ms)
+{
+    struct td_list *pos, *tmp;
+    td_list_foreach_safe(pos, tmp, &s->lean_conns)
+    {
+        struct td_lean_conn *c = td_container_of(pos, struct td_lean_conn, link);
+        /* Silent since before_ms, and not waiting on this server: between requests, in the
+         * middle of one (a client that stopped sending), or with an answer the client does not
+         * read. A request being served (an invocation running) is not idle. */
+        bool served = c->req && c->req->dispatched && !c->req->answered;
+        if (!served && c->active_ms < before_ms)
+            conn_close(c);
+    }
+}
+
+size_t td_http_server_lean_connections(const struct td_http_server *s)
+{
+    return s->n_lean;
 }
 
 int td_http_server_add_lean_connection(struct td_http_server *s, int fd, uint64_t context)
@@ -861,7 +888,9 @@ int td_http_server_add_lean_connection(struct td_http_server *s, int fd, uint64_
         return r;
     }
     c->poll.data = c;
+    c->active_ms = td_mono_ms();
     td_list_push_back(&s->lean_conns, &c->link);
+    s->n_lean++;
     update_poll(c);
     return 0;
 }

@@ -1,11 +1,14 @@
 #include "tenantd/http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -585,6 +588,61 @@ static void on_timer(uv_timer_t *h)
     run_mhd(h->data);
 }
 
+/* ---- the lean listener (opts.lean_listener) ---- */
+
+static void on_accept(uv_poll_t *h, int status, int events)
+{
+    struct td_http_server *s = h->data;
+    (void)events;
+    if (status < 0 || s->listen_fd < 0)
+        return;
+    /* A bounded batch per wake-up, so one burst of connections cannot starve the loop. */
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+                td_log_warn("%s: accept: %s", s->opts.name, strerror(errno));
+            return;
+        }
+        if (s->stopping || (s->opts.max_connections && s->n_lean >= s->opts.max_connections)) {
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        (void)td_http_server_add_lean_connection(s, fd, 0);
+    }
+}
+
+/* Keep-alive connections idle longer than idle_timeout end, as with libmicrohttpd. */
+static void on_sweep(uv_timer_t *t)
+{
+    struct td_http_server *s = t->data;
+    td_lean_close_idle(s, td_mono_ms() - (int64_t)s->opts.idle_timeout * 1000);
+}
+
+static int start_lean_listener(struct td_http_server *s)
+{
+    int fl = fcntl(s->opts.listen_fd, F_GETFL);
+    if (fl < 0 || fcntl(s->opts.listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    int r = uv_poll_init(s->loop, &s->accept_poll, s->opts.listen_fd);
+    if (r < 0)
+        return r;
+    s->listen_fd = s->opts.listen_fd;
+    uv_timer_init(s->loop, &s->sweep);
+    s->accept_poll.data = s->sweep.data = s;
+    s->handles_open += 2;
+    s->lean_handles = true;
+    uv_poll_start(&s->accept_poll, UV_READABLE, on_accept);
+    if (s->opts.idle_timeout) {
+        uint64_t every = s->opts.idle_timeout * 1000ULL / 4;
+        uv_timer_start(&s->sweep, on_sweep, every ? every : 250, every ? every : 250);
+        uv_unref((uv_handle_t *)&s->sweep);
+    }
+    return 0;
+}
+
 int td_http_server_new(uv_loop_t *loop, const struct td_http_server_options *opts,
                        struct td_http_server **ret)
 {
@@ -596,9 +654,12 @@ int td_http_server_new(uv_loop_t *loop, const struct td_http_server_options *opt
     td_list_init(&s->requests);
     td_list_init(&s->lean_conns);
     td_list_init(&s->lean_ready);
+    s->listen_fd = -1;
+    /* With a lean listener, libmicrohttpd keeps only td_http_server_add_connection. */
+    int mhd_listen_fd = opts->lean_listener ? -1 : opts->listen_fd;
 
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (opts->listen_fd < 0)
+    if (mhd_listen_fd < 0)
         flags |= MHD_USE_NO_LISTEN_SOCKET;
     struct MHD_OptionItem options[] = {
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, s},
@@ -609,8 +670,8 @@ int td_http_server_new(uv_loop_t *loop, const struct td_http_server_options *opt
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)opts->max_connections, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)opts->connection_memory, NULL},
         {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
-        {opts->listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END,
-         (intptr_t)opts->listen_fd, NULL},
+        {mhd_listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, (intptr_t)mhd_listen_fd,
+         NULL},
         {MHD_OPTION_END, 0, NULL},
     };
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_ARRAY, options,
@@ -629,6 +690,13 @@ int td_http_server_new(uv_loop_t *loop, const struct td_http_server_options *opt
     uv_check_start(&s->check, on_check);
     s->handles_open = 4;
     s->need_run = true;
+    if (opts->lean_listener && opts->listen_fd >= 0) {
+        int r = start_lean_listener(s);
+        if (r < 0) {
+            td_http_server_free(s);
+            return r;
+        }
+    }
     *ret = s;
     return 0;
 }
@@ -669,8 +737,18 @@ size_t td_http_server_active(const struct td_http_server *s)
     return s->active;
 }
 
+static void stop_lean_listener(struct td_http_server *s)
+{
+    if (s->listen_fd < 0)
+        return;
+    uv_poll_stop(&s->accept_poll);
+    close(s->listen_fd);
+    s->listen_fd = -1;
+}
+
 void td_http_server_quiesce(struct td_http_server *s)
 {
+    stop_lean_listener(s);
     MHD_socket fd = MHD_quiesce_daemon(s->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -711,4 +789,9 @@ void td_http_server_free(struct td_http_server *s)
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->check, on_handle_closed);
     uv_close((uv_handle_t *)&s->idle, on_handle_closed);
+    stop_lean_listener(s);
+    if (s->lean_handles) {
+        uv_close((uv_handle_t *)&s->accept_poll, on_handle_closed);
+        uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
+    }
 }

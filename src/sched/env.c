@@ -384,8 +384,8 @@ static void log_end_of(struct td_env *env, struct td_invocation *tail_inv, const
                   "memorySizeMB", env->fn->cfg.memory_size, "maxMemoryUsedMB", mem);
     if (metrics && first)
         json_object_set_new(metrics, "initDurationMs", json_real(init_ms));
-    json_t *rec = json_pack("{s:s, s:o, s:s}", "requestId", request_id, "metrics", metrics,
-                            "status", status);
+    json_t *rec =
+        json_pack("{s:s, s:o, s:s}", "requestId", request_id, "metrics", metrics, "status", status);
     if (rec && env->tenant)
         json_object_set_new(rec, "tenantId", json_string(env->tenant));
     json_t *ev = json_pack("{s:s, s:s, s:o}", "time", ts, "type", "platform.report", "record", rec);

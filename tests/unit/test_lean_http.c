@@ -7,8 +7,10 @@
  * leak.
  *
  * expect_behaviour() marks the checks that once failed (each names what went wrong then). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1489,6 +1491,90 @@ static void test_expect_continue(void **state)
     report_known_bugs(fx_free(f));
 }
 
+/* ---- 17. the lean listener (the daemon's API port) ---- */
+
+/* A fixture whose server accepts TCP connections itself: 127.0.0.1, a port picked by the
+ * kernel, at most two connections, idle for a second at most. */
+static struct fx *fx_new_listener(struct sockaddr_in *addr)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(lfd >= 0);
+    *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(*addr);
+    assert_int_equal(bind(lfd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)addr, &len), 0);
+    struct td_http_server_options opts = {
+        .name = "lean-listener-test",
+        .listen_fd = lfd,
+        .idle_timeout = 1,
+        .max_connections = 2,
+        .default_body_max = 1024 * 1024,
+        .connection_memory = 8 * 1024,
+        .handlers = &handlers,
+        .userdata = f,
+        .lean_listener = true,
+    };
+    assert_int_equal(td_http_server_new(&f->loop, &opts, &f->server), 0);
+    return f;
+}
+
+static size_t fx_tcp_connect(struct fx *f, const struct sockaddr_in *addr)
+{
+    assert_true(f->n_peers < MAX_PEERS);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (const struct sockaddr *)addr, sizeof(*addr)), 0);
+    set_nonblock(fd);
+    size_t i = f->n_peers++;
+    f->peers[i].fd = fd;
+    td_buf_init(&f->peers[i].in, PEER_IN_MAX);
+    return i;
+}
+
+static void test_lean_listener(void **state)
+{
+    (void)state;
+    struct sockaddr_in addr;
+    struct fx *f = fx_new_listener(&addr);
+    struct resp r[2];
+
+    /* Accepted and served like any lean connection (context 0). */
+    size_t a = fx_tcp_connect(f, &addr);
+    peer_send_str(f, a, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, responses(f, a) >= 1);
+    assert_int_equal(parse_responses(&f->peers[a], r, 2, NULL), 1);
+    assert_answer(&r[0], 200, "/a");
+    assert_int_equal(f->seen[0].context, 0);
+    assert_int_equal(td_http_server_lean_connections(f->server), 1);
+
+    /* At most two connections: a third is closed at once. */
+    size_t b = fx_tcp_connect(f, &addr);
+    PUMP_UNTIL(f, td_http_server_lean_connections(f->server) == 2);
+    size_t c = fx_tcp_connect(f, &addr);
+    PUMP_UNTIL(f, peer_closed(f, c));
+    assert_int_equal(td_http_server_lean_connections(f->server), 2);
+
+    /* A request being served is not idle; a silent connection is, and one that stopped in the
+     * middle of a head too. */
+    peer_send_str(f, a, "GET /park HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, f->n_parked == 1);
+    peer_send_str(f, b, "GET /half HTTP/1.1\r\nHo");
+    PUMP_UNTIL(f, peer_closed(f, b));
+    assert_false(peer_closed(f, a));
+    td_http_reply(f->parked[0], 200, NULL, 0, "done", 4, NULL, NULL);
+    f->n_parked = 0;
+    PUMP_UNTIL(f, responses(f, a) >= 2);
+    /* Then idle: closed in its turn. */
+    PUMP_UNTIL(f, peer_closed(f, a));
+    assert_int_equal(td_http_server_lean_connections(f->server), 0);
+    assert_int_equal(f->request_calls, 2); /* /half never reached on_request */
+    report_known_bugs(fx_free(f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1508,6 +1594,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_ignored),
         cmocka_unit_test(test_field_syntax),
         cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_lean_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
