@@ -455,8 +455,11 @@ int td_sigv4_signature(const uint8_t key[TD_SIGV4_KEY_LEN], const char *string_t
     out_hex[0] = '\0';
     if (!string_to_sign && len)
         return -EINVAL;
-    __attribute__((cleanup(mac_ctx_freep))) EVP_MAC_CTX *ctx = hmac_ctx_new();
-    if (!ctx)
+    /* One context per thread, re-keyed by each use: duplicating the template for every request
+     * cost more than the HMAC of its string to sign. (The key it last held is a signing key,
+     * which the key cache holds anyway.) */
+    static __thread EVP_MAC_CTX *ctx;
+    if (!ctx && !(ctx = hmac_ctx_new()))
         return -ENOMEM;
     int r = hmac(ctx, key, TD_SIGV4_KEY_LEN, string_to_sign ? string_to_sign : "", len, mac);
     if (r < 0)

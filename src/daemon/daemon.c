@@ -228,6 +228,24 @@ static void reply_audit(struct td_daemon *d, struct td_http_request *req, const 
     json_decref(doc);
 }
 
+/* Authentication needs the body's hash. Checking the signature's form, the clock and the key
+ * as soon as the head is in keeps an unauthenticated client from making the daemon read a large
+ * body; a short one (declared, and within the route's limit, so it cannot overflow) is simply
+ * read first, and the request is authenticated once, with its body. */
+#define AUTH_AFTER_BODY_MAX ((uint64_t)64 * 1024)
+
+static bool authenticate_after_body(struct td_http_request *req, size_t body_max)
+{
+    const char *cl = td_http_header(req, "Content-Length");
+    if (!cl || td_http_header(req, "Transfer-Encoding"))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return *cl >= '0' && *cl <= '9' && !*end && errno == 0 && n <= AUTH_AFTER_BODY_MAX &&
+           n <= body_max;
+}
+
 static void api_on_headers(struct td_http_request *req, void *userdata)
 {
     struct td_daemon *d = userdata;
@@ -255,16 +273,18 @@ static void api_on_headers(struct td_http_request *req, void *userdata)
         td_http_set_body_max(req, 0);
         return;
     }
-    if (daemon_authenticate(d, req, false, NULL, &p, service, sizeof(service), &err) < 0) {
-        td_http_reply_aws_error(req, &err, NULL);
-        return;
+    size_t body_max = m.id == TD_ROUTE_INVOKE ? td_invoke_body_max(req) : td_control_body_max(m.id);
+    if (!authenticate_after_body(req, body_max)) {
+        if (daemon_authenticate(d, req, false, NULL, &p, service, sizeof(service), &err) < 0) {
+            td_http_reply_aws_error(req, &err, NULL);
+            return;
+        }
+        if (strcmp(service, "lambda") != 0) {
+            reply_wrong_service(req, "lambda", NULL);
+            return;
+        }
     }
-    if (strcmp(service, "lambda") != 0) {
-        reply_wrong_service(req, "lambda", NULL);
-        return;
-    }
-    td_http_set_body_max(req, m.id == TD_ROUTE_INVOKE ? td_invoke_body_max(req)
-                                                      : td_control_body_max(m.id));
+    td_http_set_body_max(req, body_max);
 }
 
 static void api_on_request(struct td_http_request *req, void *userdata)
@@ -300,6 +320,10 @@ static void api_on_request(struct td_http_request *req, void *userdata)
     if (!overflowed &&
         daemon_authenticate(d, req, true, NULL, &p, service, sizeof(service), &err) < 0) {
         td_http_reply_aws_error(req, &err, request_id);
+        return;
+    }
+    if (!overflowed && strcmp(service, "lambda") != 0) {
+        reply_wrong_service(req, "lambda", request_id);
         return;
     }
     if (!overflowed && !p.root) {

@@ -288,6 +288,13 @@ test("wrong region or service in the credential scope: 403 InvalidSignatureExcep
 
   res = await signedFetch(d, "/2015-03-31/functions", { service: "dynamodb", region: "us-west-2" });
   await assertAwsError(res, 403, "InvalidSignatureException");
+  // A short body is read before the request is authenticated (once, with its hash): the scope
+  // is checked all the same.
+  for (const service of ["s3", "dynamodb"]) {
+    res = await signedFetch(d, "/2015-03-31/functions/no-such-fn/invocations", { method: "POST", body: "{}", service });
+    ({ message } = await assertAwsError(res, 403, "InvalidSignatureException"));
+    assert.match(message, /Credential should be scoped to correct service: 'lambda'/);
+  }
   await stillServes();
 });
 
