@@ -567,8 +567,14 @@ static int on_headers_complete(llhttp_t *p)
     req->in_handler = true;
     s->opts.handlers->on_headers(req, s->opts.userdata);
     req->in_handler = false;
-    if (!req->answered)
+    if (!req->answered) {
+        /* A declared body within the limit gets its buffer at once: no regrowth (and copy)
+         * while a large one arrives. */
+        if ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > 0 &&
+            c->parser.content_length <= req->body.max)
+            (void)td_buf_reserve(&req->body, (size_t)c->parser.content_length);
         send_continue(c);
+    }
     /* Answered already: the body is read past (on_body, on_message_complete), or the connection
      * ends once the answer is out. */
     return req->answered && c->close_after ? HPE_PAUSED : 0;
