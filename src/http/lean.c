@@ -1,8 +1,8 @@
-/* Lean connections: HTTP/1.1 served on the daemon's loop without libmicrohttpd, for a stream
- * socket whose peer is one latency-critical client (an environment's runtime on the AF_UNIX
- * socket it inherits). Per request this costs a read, llhttp's parse and one writev; there is
- * no second epoll set, no per-request pool to clear, and nothing to re-register while a long
- * poll is parked.
+/* Lean connections: HTTP/1.1 served on the daemon's loop without libmicrohttpd: an environment's
+ * runtime on the AF_UNIX socket it inherits, and the clients of a lean listener (the public
+ * API; accepted in server.c, idle ones swept). Per request this costs a read, llhttp's parse
+ * and one sendmsg; there is no second epoll set, no per-request pool to clear, and nothing to
+ * re-register while a request waits for its answer.
  *
  * llhttp runs strict (no lenient flags): it refuses what could be read two ways (Content-Length
  * with Transfer-Encoding, two Content-Lengths, bytes a header value may not hold, a folded
@@ -636,8 +636,8 @@ static const llhttp_settings_t request_settings = {
 };
 
 /* A request that cannot be parsed is answered 400 (431 for an oversized head) and ends the
- * connection. The body has the Runtime API's error shape (ErrorResponse), as the peers of lean
- * connections are runtimes. */
+ * connection. The body has the AWS rest-json error shape on a lean listener (the public API),
+ * the Runtime API's (ErrorResponse) on a runtime's socket. */
 static void refuse(struct td_lean_conn *c, unsigned status, const char *type, const char *why)
 {
     char body[256];
