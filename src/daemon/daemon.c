@@ -315,8 +315,16 @@ static void api_on_request(struct td_http_request *req, void *userdata)
         td_control_code_download(&d->svc, req, m.param, request_id);
         return;
     }
-    /* An oversized body cannot be hashed: its handler answers 413 without looking at it. */
+    /* An oversized body cannot be hashed, so such a request is never authenticated: it gets a
+     * 413 and nothing else. Invoke and the control plane word theirs per operation, first
+     * thing; the node's own routes answer here. */
     bool overflowed = td_http_body_overflowed(req, NULL);
+    if (overflowed && (m.id == TD_ROUTE_STATS || m.id == TD_ROUTE_AUDIT)) {
+        td_err_set(&err, 413, "RequestEntityTooLargeException",
+                   "Request must be smaller than %zu bytes", td_control_body_max(m.id));
+        td_http_reply_aws_error(req, &err, request_id);
+        return;
+    }
     if (!overflowed &&
         daemon_authenticate(d, req, true, NULL, &p, service, sizeof(service), &err) < 0) {
         td_http_reply_aws_error(req, &err, request_id);

@@ -31,7 +31,9 @@ struct td_http_server {
     int listen_fd;
     uv_poll_t accept_poll;
     uv_timer_t sweep;
-    bool lean_handles; /* accept_poll and sweep are open */
+    uv_timer_t accept_retry; /* accepting again after running out of descriptors */
+    bool lean_handles;       /* accept_poll, sweep and accept_retry are open */
+    bool accept_paused;      /* not accepting: at max_connections, or out of descriptors */
 };
 
 /* At most this many header and trailer fields in a request on a lean connection. */
@@ -81,6 +83,8 @@ void td_lean_close_idle(struct td_http_server *s, int64_t before_ms);
 const char *td_lean_field(const struct td_http_request *req, const char *name, bool trailer);
 const char *td_lean_query_param(const struct td_http_request *req, const char *name);
 
+/* server.c: a lean connection ended (a paused listener may accept again). */
+void td_http_server_lean_gone(struct td_http_server *s);
 /* server.c: have td_lean_run_ready called before the loop next waits. */
 void td_http_server_wake(struct td_http_server *s);
 

@@ -37,6 +37,8 @@
 /* A request answered from on_headers keeps its connection when at most this much body is left
  * to read past; a longer (or chunked) one ends the connection after the answer. */
 #define LEAN_DISCARD_MAX ((size_t)64 * 1024)
+/* What a declared body gets before any of it has arrived (it grows from there). */
+#define LEAN_RESERVE_MAX ((uint64_t)1024 * 1024)
 /* An answer's head, and its body when the caller keeps its own bytes. */
 #define LEAN_OUT_COPY_MAX ((size_t)64 * 1024 * 1024)
 
@@ -406,6 +408,19 @@ static void flush_answer(struct td_lean_conn *c, bool in_callback)
         queue_ready(c);
 }
 
+/* An answer that could not be put together: nothing of it (nor of a 100 Continue before it)
+ * goes out, and the connection closes. */
+static void abandon_answer(struct td_lean_conn *c)
+{
+    td_buf_reset(&c->out_head);
+    c->out_done = 0;
+    c->writing = false;
+    c->interim = false;
+    c->req->drop = true;
+    c->close_after = true;
+    queue_ready(c);
+}
+
 /* Whether the body of a request answered from on_headers can be read past. */
 static bool body_discardable(const struct td_lean_conn *c)
 {
@@ -428,9 +443,12 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
     }
     req->answered = true;
     req->status = status;
+    c->active_ms = td_mono_ms();
     /* An answer before the body was read: the body is read past when it is short, otherwise
-     * the connection ends after the answer. */
-    if (!req->dispatched && !body_discardable(c))
+     * the connection ends after the answer. A client that asked to be told before sending its
+     * body (Expect) may not send it after a final answer: reading past would take its next
+     * request for the body. */
+    if (!req->dispatched && (!body_discardable(c) || td_lean_field(req, "Expect", false)))
         c->close_after = true;
     if (c->parser.flags & F_CONNECTION_CLOSE)
         c->close_after = true;
@@ -479,9 +497,7 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
     if (r < 0) {
         if (free_fn)
             free_fn(free_arg);
-        req->drop = true;
-        c->close_after = true;
-        queue_ready(c);
+        abandon_answer(c);
         return r;
     }
     if (req->method && strcmp(req->method, "HEAD") == 0) {
@@ -496,9 +512,7 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
     if (!free_fn && len > 0) {
         /* The caller keeps its bytes: copy them after the head. */
         if (td_buf_append(h, body, len) < 0) {
-            req->drop = true;
-            c->close_after = true;
-            queue_ready(c);
+            abandon_answer(c);
             return -ENOMEM;
         }
         body = NULL;
@@ -572,7 +586,9 @@ static int on_headers_complete(llhttp_t *p)
          * while a large one arrives. */
         if ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > 0 &&
             c->parser.content_length <= req->body.max)
-            (void)td_buf_reserve(&req->body, (size_t)c->parser.content_length);
+            (void)td_buf_reserve(&req->body, (size_t)(c->parser.content_length < LEAN_RESERVE_MAX
+                                                          ? c->parser.content_length
+                                                          : LEAN_RESERVE_MAX));
         send_continue(c);
     }
     /* Answered already: the body is read past (on_body, on_message_complete), or the connection
@@ -837,6 +853,7 @@ static void conn_close(struct td_lean_conn *c)
     request_end(c);
     td_list_remove(&c->link);
     s->n_lean--;
+    td_http_server_lean_gone(s);
     td_list_remove(&c->ready_link);
     td_list_init(&c->ready_link);
     uv_poll_stop(&c->poll);

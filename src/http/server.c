@@ -590,6 +590,42 @@ static void on_timer(uv_timer_t *h)
 
 /* ---- the lean listener (opts.lean_listener) ---- */
 
+static void on_accept(uv_poll_t *h, int status, int events);
+
+static bool at_connection_limit(const struct td_http_server *s)
+{
+    return s->opts.max_connections && s->n_lean >= s->opts.max_connections;
+}
+
+/* Stop watching the listener: new clients wait in its backlog (a level-triggered poll would
+ * otherwise spin on a socket it cannot accept from). */
+static void pause_accepting(struct td_http_server *s)
+{
+    if (!s->accept_paused && s->listen_fd >= 0) {
+        uv_poll_stop(&s->accept_poll);
+        s->accept_paused = true;
+    }
+}
+
+static void resume_accepting(struct td_http_server *s)
+{
+    if (s->accept_paused && s->listen_fd >= 0 && !s->stopping && !at_connection_limit(s)) {
+        s->accept_paused = false;
+        uv_poll_start(&s->accept_poll, UV_READABLE, on_accept);
+    }
+}
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    resume_accepting(t->data);
+}
+
+void td_http_server_lean_gone(struct td_http_server *s)
+{
+    if (s->lean_handles && s->accept_paused && !uv_is_active((uv_handle_t *)&s->accept_retry))
+        resume_accepting(s);
+}
+
 static void on_accept(uv_poll_t *h, int status, int events)
 {
     struct td_http_server *s = h->data;
@@ -598,13 +634,24 @@ static void on_accept(uv_poll_t *h, int status, int events)
         return;
     /* A bounded batch per wake-up, so one burst of connections cannot starve the loop. */
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-                td_log_warn("%s: accept: %s", s->opts.name, strerror(errno));
+        if (at_connection_limit(s)) {
+            pause_accepting(s); /* until a connection ends */
             return;
         }
-        if (s->stopping || (s->opts.max_connections && s->n_lean >= s->opts.max_connections)) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                td_log_warn("%s: accept: %s: not accepting for 100 ms", s->opts.name,
+                            strerror(errno));
+                pause_accepting(s);
+                uv_timer_start(&s->accept_retry, on_accept_retry, 100, 0);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                       errno != ECONNABORTED) {
+                td_log_warn("%s: accept: %s", s->opts.name, strerror(errno));
+            }
+            return;
+        }
+        if (s->stopping) {
             close(fd);
             continue;
         }
@@ -631,8 +678,9 @@ static int start_lean_listener(struct td_http_server *s)
         return r;
     s->listen_fd = s->opts.listen_fd;
     uv_timer_init(s->loop, &s->sweep);
-    s->accept_poll.data = s->sweep.data = s;
-    s->handles_open += 2;
+    uv_timer_init(s->loop, &s->accept_retry);
+    s->accept_poll.data = s->sweep.data = s->accept_retry.data = s;
+    s->handles_open += 3;
     s->lean_handles = true;
     uv_poll_start(&s->accept_poll, UV_READABLE, on_accept);
     if (s->opts.idle_timeout) {
@@ -793,5 +841,6 @@ void td_http_server_free(struct td_http_server *s)
     if (s->lean_handles) {
         uv_close((uv_handle_t *)&s->accept_poll, on_handle_closed);
         uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
+        uv_close((uv_handle_t *)&s->accept_retry, on_handle_closed);
     }
 }

@@ -554,3 +554,31 @@ test("after all of the above the daemon still serves the SDK", async () => {
   const r2 = await d.lambda.send(new InvokeCommand({ FunctionName: "auth-fn", InvocationType: "DryRun" }));
   assert.equal(r2.StatusCode, 204);
 });
+
+test("an oversized body is never authenticated: the node's own routes answer 413 to a wrong secret", async () => {
+  // The body cannot be hashed, so the signature is never checked; nothing but a 413 may come
+  // back, whatever the route (found in review: /tenantd/audit answered 200).
+  const url = new URL(d.endpoint);
+  const bad = { accessKeyId: d.credentials.accessKeyId, secretAccessKey: "not-the-secret-not-the-secret" };
+  const signer = new SignatureV4({ service: "lambda", region: "us-east-1", credentials: bad, sha256: Sha256 });
+  const body = "x".repeat(300 * 1024);
+  for (const path of ["/tenantd/audit", "/tenantd/stats"]) {
+    const signed = await signer.sign({
+      method: "GET",
+      protocol: "http:",
+      hostname: url.hostname,
+      port: Number(url.port),
+      path,
+      query: {},
+      headers: { host: url.host, "content-length": String(body.length) },
+      body,
+    });
+    let head = `GET ${path} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(signed.headers)) head += `${k}: ${v}\r\n`;
+    const r = parseRaw(await rawRequest(head + "Connection: close\r\n\r\n" + body));
+    assert.equal(r.status, 413, `${path}: ${r.body.slice(0, 200)}`);
+    assert.equal(r.headers["x-amzn-errortype"], "RequestEntityTooLargeException");
+    assert.doesNotMatch(r.body, /Events|environments/);
+  }
+  await stillServes();
+});

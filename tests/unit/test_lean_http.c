@@ -1491,6 +1491,35 @@ static void test_expect_continue(void **state)
     report_known_bugs(fx_free(f));
 }
 
+/* ---- 16b. Expect: 100-continue answered early ---- */
+
+static void hook_refuse_at_head(struct fx *f, struct td_http_request *req)
+{
+    (void)f;
+    if (strcmp(td_http_path(req), "/refused") == 0)
+        reply_text(req, 403, "no");
+}
+
+/* A client that waits for 100 (Continue) may not send its body after a final answer: the
+ * connection ends with the answer, so that its next request is never read as that body. */
+static void test_expect_answered_early(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    f->headers_hook = hook_refuse_at_head;
+    size_t c = fx_connect(f);
+    peer_send_str(f, c,
+                  "POST /refused HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                  "Content-Length: 30\r\n\r\n");
+    PUMP_UNTIL(f, peer_closed(f, c));
+    struct resp r[2];
+    assert_int_equal(parse_responses(&f->peers[c], r, 2, NULL), 1);
+    assert_int_equal(r[0].status, 403);
+    assert_non_null(strstr(r[0].head, "Connection: close"));
+    assert_int_equal(f->request_calls, 0);
+    report_known_bugs(fx_free(f));
+}
+
 /* ---- 17. the lean listener (the daemon's API port) ---- */
 
 /* A fixture whose server accepts TCP connections itself: 127.0.0.1, a port picked by the
@@ -1551,11 +1580,14 @@ static void test_lean_listener(void **state)
     assert_int_equal(f->seen[0].context, 0);
     assert_int_equal(td_http_server_lean_connections(f->server), 1);
 
-    /* At most two connections: a third is closed at once. */
+    /* At most two connections: a third waits in the listener's backlog, not accepted. */
     size_t b = fx_tcp_connect(f, &addr);
     PUMP_UNTIL(f, td_http_server_lean_connections(f->server) == 2);
     size_t c = fx_tcp_connect(f, &addr);
-    PUMP_UNTIL(f, peer_closed(f, c));
+    peer_send_str(f, c, "GET /c HTTP/1.1\r\nHost: h\r\n\r\n");
+    settle(f);
+    assert_false(peer_closed(f, c));
+    assert_int_equal(responses(f, c), 0);
     assert_int_equal(td_http_server_lean_connections(f->server), 2);
 
     /* A request being served is not idle; a silent connection is, and one that stopped in the
@@ -1565,13 +1597,17 @@ static void test_lean_listener(void **state)
     peer_send_str(f, b, "GET /half HTTP/1.1\r\nHo");
     PUMP_UNTIL(f, peer_closed(f, b));
     assert_false(peer_closed(f, a));
+    /* A place is free: the waiting client is accepted and served. */
+    PUMP_UNTIL(f, responses(f, c) >= 1);
+    assert_int_equal(parse_responses(&f->peers[c], r, 2, NULL), 1);
+    assert_answer(&r[0], 200, "/c");
     td_http_reply(f->parked[0], 200, NULL, 0, "done", 4, NULL, NULL);
     f->n_parked = 0;
     PUMP_UNTIL(f, responses(f, a) >= 2);
-    /* Then idle: closed in its turn. */
-    PUMP_UNTIL(f, peer_closed(f, a));
+    /* Then idle: closed in their turn. */
+    PUMP_UNTIL(f, peer_closed(f, a) && peer_closed(f, c));
     assert_int_equal(td_http_server_lean_connections(f->server), 0);
-    assert_int_equal(f->request_calls, 2); /* /half never reached on_request */
+    assert_int_equal(f->request_calls, 3); /* /half never reached on_request */
     report_known_bugs(fx_free(f));
 }
 
@@ -1594,6 +1630,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_ignored),
         cmocka_unit_test(test_field_syntax),
         cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_expect_answered_early),
         cmocka_unit_test(test_lean_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
