@@ -31,6 +31,9 @@ int td_random(void *buf, size_t len);
 /* BSD strlcpy/strlcat: copy or append within size bytes (always NUL-terminated when size > 0);
  * return the length the full result would have had, so truncation is `ret >= size`. */
 size_t td_strlcpy(char *dst, const char *src, size_t size);
+/* The decimal digits of v, NUL-terminated, without printf (hot paths); returns their count. */
+#define TD_U64_DIGITS_MAX 20
+size_t td_format_u64(uint64_t v, char out[TD_U64_DIGITS_MAX + 1]);
 size_t td_strlcat(char *dst, const char *src, size_t size);
 int td_random_id_bytes(void *buf, size_t len);
 

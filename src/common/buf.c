@@ -1,4 +1,5 @@
 #include "tenantd/buf.h"
+#include "tenantd/util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -63,12 +64,8 @@ int td_buf_append(struct td_buf *b, const void *data, size_t n)
 
 int td_buf_append_u64(struct td_buf *b, uint64_t v)
 {
-    char digits[20];
-    size_t i = sizeof(digits);
-    do
-        digits[--i] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    return td_buf_append(b, digits + i, sizeof(digits) - i);
+    char digits[TD_U64_DIGITS_MAX + 1];
+    return td_buf_append(b, digits, td_format_u64(v, digits));
 }
 
 int td_buf_puts(struct td_buf *b, const char *s)

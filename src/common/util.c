@@ -156,6 +156,19 @@ int td_random_id_bytes(void *buf, size_t len)
     return 0;
 }
 
+size_t td_format_u64(uint64_t v, char out[TD_U64_DIGITS_MAX + 1])
+{
+    char digits[TD_U64_DIGITS_MAX];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    size_t n = sizeof(digits) - i;
+    memcpy(out, digits + i, n);
+    out[n] = '\0';
+    return n;
+}
+
 size_t td_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t len = strlen(src);

@@ -546,10 +546,11 @@ void td_lean_drop(struct td_http_request *req)
  * before its body. */
 static void send_continue(struct td_lean_conn *c)
 {
-    const char *expect = td_lean_field(c->req, "Expect", false);
     bool has_body = (c->parser.flags & F_CHUNKED) || c->parser.content_length > 0;
-    if (!expect || strcasecmp(expect, "100-continue") != 0 || !has_body ||
-        llhttp_get_http_minor(&c->parser) < 1 || c->writing)
+    if (!has_body || c->writing || llhttp_get_http_minor(&c->parser) < 1)
+        return; /* the usual case, without looking through the fields */
+    const char *expect = td_lean_field(c->req, "Expect", false);
+    if (!expect || strcasecmp(expect, "100-continue") != 0)
         return;
     if (td_buf_puts(&c->out_head, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
         return; /* the client sends its body after its own timeout */

@@ -181,12 +181,8 @@ static void line_puts(struct line *l, const char *s)
 
 static void line_u64(struct line *l, uint64_t v)
 {
-    char digits[20];
-    size_t i = sizeof(digits);
-    do
-        digits[--i] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    line_put(l, digits + i, sizeof(digits) - i);
+    char digits[TD_U64_DIGITS_MAX + 1];
+    line_put(l, digits, td_format_u64(v, digits));
 }
 
 /* Microseconds as milliseconds with two decimals, rounded: 1234 -> "1.23". */
@@ -334,13 +330,12 @@ static int64_t run_us(const struct td_invocation *inv)
     return us < 0 ? 0 : us;
 }
 
-/* END and REPORT for the invocation request_id that ran `us`; tail_inv (or NULL) collects them
+/* END and REPORT for the invocation request_id that ran `us`; inv (or NULL) collects them
  * for X-Amz-Log-Result. The tenant is the environment's (an invocation has one exactly when its
  * function is PER_TENANT, and then it is the environment's). */
-static void log_end_of(struct td_env *env, struct td_invocation *tail_inv, const char *request_id,
+static void log_end_of(struct td_env *env, struct td_invocation *inv, const char *request_id,
                        int64_t us, const char *status)
 {
-    struct td_invocation *inv = tail_inv;
     double ms = (double)us / 1000.0;
     long long billed = (long long)((us + 999) / 1000);
     int mem = max_memory_mb(env);
@@ -902,10 +897,7 @@ static void deliver(struct td_env *env)
     env->state = ENV_BUSY;
     inv->delivered_us = td_mono_us();
     inv->deadline_ms = td_wall_ms() + (int64_t)env->fn->cfg.timeout * 1000;
-    struct line dl = {.len = 0};
-    line_u64(&dl, inv->deadline_ms > 0 ? (uint64_t)inv->deadline_ms : 0);
-    memcpy(deadline, dl.text, dl.len < sizeof(deadline) ? dl.len : sizeof(deadline) - 1);
-    deadline[dl.len < sizeof(deadline) ? dl.len : sizeof(deadline) - 1] = '\0';
+    td_format_u64(inv->deadline_ms > 0 ? (uint64_t)inv->deadline_ms : 0, deadline);
     h[n++] = (struct td_http_out_header){"Lambda-Runtime-Aws-Request-Id", inv->request_id};
     h[n++] = (struct td_http_out_header){"Lambda-Runtime-Deadline-Ms", deadline};
     h[n++] = (struct td_http_out_header){"Lambda-Runtime-Invoked-Function-Arn", env->fn->arn};

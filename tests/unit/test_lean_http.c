@@ -6,7 +6,7 @@
  * answers back. Every test frees the server and closes the loop, so that ASan/LSan see every
  * leak.
  *
- * expect_behaviour() marks the checks that once failed (each names what went wrong then). */
+ * check_that() marks the checks that once failed: each names what went wrong then. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -98,8 +98,6 @@ struct fx {
     const char *saved_method;
     const char *saved_path;
     char saved_copy[64];
-
-    unsigned known_bugs;
 };
 
 /* ---- small helpers ---- */
@@ -115,19 +113,10 @@ static void copy_str(char *dst, size_t size, const char *src)
     snprintf(dst, size, "%s", src ? src : "<null>");
 }
 
-static void expect_behaviour(struct fx *f, bool ok, const char *what)
+static void check_that(bool ok, const char *once_wrong)
 {
-    if (ok)
-        return;
-    print_message("regression: %s\n", what);
-    f->known_bugs++;
-}
-
-/* After the fixture is freed: a test that saw a regression fails. */
-static void report_known_bugs(unsigned n)
-{
-    if (n > 0)
-        fail_msg("%u regression(s), see above", n);
+    if (!ok)
+        fail_msg("regression: %s", once_wrong);
 }
 
 static char *repeat(char c, size_t n)
@@ -431,8 +420,8 @@ static size_t times_closed(const struct fx *f, uint64_t context)
     return n;
 }
 
-/* Free the server, run the loop until nothing is left, close it. Returns the known bugs met. */
-static unsigned fx_free(struct fx *f)
+/* Free the server, run the loop until nothing is left, close it. */
+static void fx_free(struct fx *f)
 {
     if (f->server)
         td_http_server_free(f->server);
@@ -447,9 +436,7 @@ static unsigned fx_free(struct fx *f)
         peer_close(f, i);
         td_buf_release(&f->peers[i].in);
     }
-    unsigned bugs = f->known_bugs;
     free(f);
-    return bugs;
 }
 
 /* ---- the answers a peer received ---- */
@@ -651,7 +638,7 @@ static void test_simple_get(void **state)
     assert_false(peer_closed(f, c));
     assert_int_equal(f->n_closed, 0);
     assert_int_equal(td_http_server_active(f->server), 0);
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 2. pipelining ---- */
@@ -684,7 +671,7 @@ static void test_pipelining(void **state)
     assert_string_equal(f->seen[1].body, "abc");
     assert_string_equal(f->seen[2].path, "/three");
     assert_false(peer_closed(f, c));
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 3. parking ---- */
@@ -728,7 +715,7 @@ static void test_parking(void **state)
     assert_answer(&r[1], 200, "/next");
     assert_int_equal(f->request_calls, 2);
     assert_false(peer_closed(f, c));
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 4. request bodies, trailers, and the head staying put ---- */
@@ -814,7 +801,7 @@ static void test_post_bodies(void **state)
     assert_answer(&r[0], 200, "/cl");
     assert_answer(&r[1], 200, "/chunked");
     assert_false(peer_closed(f, c));
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 5. a body over the limit ---- */
@@ -867,7 +854,7 @@ static void test_body_overflow(void **state)
     /* The bodies were read to their end: the connection still serves. */
     assert_int_equal(responses(f, c), 4);
     assert_false(peer_closed(f, c));
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 6. malformed requests ---- */
@@ -915,7 +902,7 @@ static void test_malformed(void **state)
     assert_int_equal(parse_responses(&f->peers[c], r, 1, NULL), 1);
     assert_answer(&r[0], 200, "/ok");
     assert_false(peer_closed(f, c));
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 7. heads too large ---- */
@@ -970,7 +957,7 @@ static void test_head_limits(void **state)
     assert_int_equal(f->headers_calls, 2);
 
     assert_false(peer_closed(f, ok));
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 8. the peer hangs up while a request is parked ---- */
@@ -997,7 +984,7 @@ static void test_hangup_while_parked(void **state)
     assert_int_equal(td_http_server_active(f->server), 0);
     assert_int_equal(times_closed(f, f->peers[c].context), 1);
     assert_int_equal(f->request_calls, 1);
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 9. answer headers and closing ---- */
@@ -1067,7 +1054,7 @@ static void test_answer_headers_and_close(void **state)
         assert_true(says_close(&r[0]));
         assert_false(f->peers[k].reset);
     }
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 10. answers with a free function ---- */
@@ -1160,13 +1147,12 @@ static void test_free_fn(void **state)
     assert_int_equal(f->gone_calls, 0);
     assert_int_equal(times_closed(f, f->peers[late].context), 1);
     assert_int_equal(td_http_server_active(f->server), 0);
-    expect_behaviour(
-        f, !f->closed_inside_reply,
-        "a td_http_reply (outside any handler) whose write fails closes the connection "
-        "inside the caller: on_connection_closed runs within td_http_reply "
-        "(flush_answer -> conn_close), although lean.c says closing runs from the "
-        "server's own loop callbacks, never inside that caller");
-    report_known_bugs(fx_free(f));
+    check_that(!f->closed_inside_reply,
+               "a td_http_reply (outside any handler) whose write fails closes the connection "
+               "inside the caller: on_connection_closed runs within td_http_reply "
+               "(flush_answer -> conn_close), although lean.c says closing runs from the "
+               "server's own loop callbacks, never inside that caller");
+    fx_free(f);
 }
 
 /* ---- 11. freeing the server with work in progress ---- */
@@ -1205,12 +1191,11 @@ static void test_server_free(void **state)
     assert_int_equal(f->request_calls, 3);
     /* http.h: "The owner is told through on_gone when the request ends before td_http_reply
      * (connection lost, server stopping)". */
-    expect_behaviour(
-        f, f->gone_calls == 1 && f->gone_req == req,
-        "td_http_server_free does not call on_gone for a parked lean request: it "
-        "td_http_drop()s it first, which marks it answered, so request_end skips on_gone "
-        "and the owner keeps a dangling request pointer");
-    report_known_bugs(fx_free(f));
+    check_that(f->gone_calls == 1 && f->gone_req == req,
+               "td_http_server_free does not call on_gone for a parked lean request: it "
+               "td_http_drop()s it first, which marks it answered, so request_end skips on_gone "
+               "and the owner keeps a dangling request pointer");
+    fx_free(f);
 }
 
 /* ---- 12. HEAD ---- */
@@ -1260,7 +1245,7 @@ static void test_head_request(void **state)
     assert_int_equal(rest, 0);
     assert_answer(&r[0], 200, "/after");
     assert_false(peer_closed(f, c));
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 13. answers from on_headers, before the body ---- */
@@ -1334,7 +1319,7 @@ static void test_early_answer(void **state)
     }
     assert_int_equal(f->request_calls, 2);
     assert_int_equal(td_http_server_active(f->server), 0);
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 14. an Upgrade the server does not take ---- */
@@ -1361,13 +1346,12 @@ static void test_upgrade_ignored(void **state)
     assert_true(n >= 1);
     assert_answer(&r[0], 200, "/upgrade");
     assert_int_equal(n, 2);
-    expect_behaviour(
-        f, r[1].status == 200 && !peer_closed(f, c) && f->request_calls == 2,
-        "after a request with Connection: Upgrade / Upgrade: websocket (answered normally, "
-        "not upgraded), the next request on the connection is refused 400 and the "
-        "connection closed: llhttp returns HPE_PAUSED_UPGRADE, which parse_input takes "
-        "for a malformed request");
-    report_known_bugs(fx_free(f));
+    check_that(r[1].status == 200 && !peer_closed(f, c) && f->request_calls == 2,
+               "after a request with Connection: Upgrade / Upgrade: websocket (answered normally, "
+               "not upgraded), the next request on the connection is refused 400 and the "
+               "connection closed: llhttp returns HPE_PAUSED_UPGRADE, which parse_input takes "
+               "for a malformed request");
+    fx_free(f);
 }
 
 /* ---- 15. the syntax of header fields ---- */
@@ -1442,7 +1426,7 @@ static void test_field_syntax(void **state)
     assert_int_equal(
         answer_status(f, "GET /fold HTTP/1.1\r\nHost: h\r\nX-Pad: a\r\n b\r\n\r\n", &closed), 200);
     assert_false(closed);
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 16. Expect: 100-continue ---- */
@@ -1476,10 +1460,9 @@ static void test_expect_continue(void **state)
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     struct peer *p = &f->peers[c];
     bool continued = p->in.len >= sizeof(cont) - 1 && memcmp(p->in.data, cont, 13) == 0;
-    expect_behaviour(
-        f, continued,
-        "Expect: 100-continue is never answered with 100 (Continue): a client that waits "
-        "for it (curl does, for large bodies) sends its body only after its own timeout");
+    check_that(continued,
+               "Expect: 100-continue is never answered with 100 (Continue): a client that waits "
+               "for it (curl does, for large bodies) sends its body only after its own timeout");
     /* The body, sent anyway, is read and answered. */
     peer_send_str(f, c, "hello");
     PUMP_UNTIL(f, f->request_calls == 1 && final_answers(p, NULL, 0) >= 1);
@@ -1488,7 +1471,7 @@ static void test_expect_continue(void **state)
     assert_int_equal(final_answers(p, r, 2), 1);
     assert_answer(&r[0], 200, "/expect");
     assert_string_equal(f->seen[0].body, "hello");
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 16b. Expect: 100-continue answered early ---- */
@@ -1517,7 +1500,7 @@ static void test_expect_answered_early(void **state)
     assert_int_equal(r[0].status, 403);
     assert_non_null(strstr(r[0].head, "Connection: close"));
     assert_int_equal(f->request_calls, 0);
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 /* ---- 17. the lean listener (the daemon's API port) ---- */
@@ -1608,7 +1591,7 @@ static void test_lean_listener(void **state)
     PUMP_UNTIL(f, peer_closed(f, a) && peer_closed(f, c));
     assert_int_equal(td_http_server_lean_connections(f->server), 0);
     assert_int_equal(f->request_calls, 3); /* /half never reached on_request */
-    report_known_bugs(fx_free(f));
+    fx_free(f);
 }
 
 int main(void)
