@@ -321,6 +321,7 @@ async function benchWarmLatency(d, nginx1) {
   row("a warm invoke c1", "req/s", t.rps.toFixed(0), n.rps.toFixed(0), ratio(t.rps, n.rps));
   // Steadier than latency on a shared VM: what one invocation costs the daemon itself.
   row("a warm invoke c1", "daemon CPU / invoke", us(t.cpu_us / t.requests), "", "");
+  row("a warm invoke c1", "machine CPU / invoke", us(t.machine_cpu_us / t.requests), "", "");
 }
 
 function writeBody(payload) {
@@ -350,6 +351,7 @@ async function benchThroughput(d, nginx2) {
     row("b warm c64", `${name} req/s`, t.rps.toFixed(0), n.rps.toFixed(0), `${(frac * 100).toFixed(1)}%`, "≥ 25%", frac >= 0.25);
     row("b warm c64", `${name} p99`, us(t.p99), us(n.p99), ratio(t.p99, n.p99));
     row("b warm c64", `${name} daemon CPU / invoke`, us(t.cpu_us / t.requests), "", "");
+    row("b warm c64", `${name} machine CPU / invoke`, us(t.machine_cpu_us / t.requests), "", "");
     if (t.errors) row("b warm c64", `${name} errors`, String(t.errors), "0", "");
   }
 }
@@ -580,10 +582,20 @@ function cpuTimeUs(pid) {
 }
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
+// CPU time spent by the whole machine (every process and the kernel, all cores), in µs.
+function machineBusyUs() {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4]; // idle + iowait
+  return ((f.reduce((a, b) => a + b, 0) - idle) * 1e6) / CLK_TCK;
+}
+
+// The daemon's CPU time and the machine's (client, runtimes and kernel included) over a run.
 function withCpu(d, run) {
   const before = cpuTimeUs(d.proc.pid);
+  const machineBefore = machineBusyUs();
   const r = run();
   r.cpu_us = cpuTimeUs(d.proc.pid) - before;
+  r.machine_cpu_us = machineBusyUs() - machineBefore;
   return r;
 }
 

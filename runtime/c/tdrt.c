@@ -133,6 +133,11 @@ static int rbuf_append(struct rbuf *b, const void *data, size_t n)
     return 0;
 }
 
+static int rbuf_puts(struct rbuf *b, const char *s)
+{
+    return rbuf_append(b, s, strlen(s));
+}
+
 static int rbuf_printf(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int rbuf_printf(struct rbuf *b, const char *fmt, ...)
 {
@@ -749,6 +754,25 @@ static int send_all(int fd, struct iovec *iov, size_t iovcnt)
 
 enum { REPLY_OK = 0, REPLY_NONE = 1 };
 
+/* recv() that sleeps in poll(POLLIN). A recv() blocked on an AF_UNIX socket sleeps on the wait
+ * queue that also hears of write space, so it would be woken (for nothing) each time tenantd
+ * reads what this side sent; poll() wakes only for what it asked. With waiting, it polls first:
+ * an answer is rarely there the moment a request went out. */
+static ssize_t recv_when_ready(int fd, void *dst, size_t room, bool may_wait)
+{
+    for (;;) {
+        if (may_wait) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return -1;
+        }
+        ssize_t n = recv(fd, dst, room, MSG_DONTWAIT);
+        if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return n;
+        may_wait = true;
+    }
+}
+
 /* Read and parse one answer. REPLY_OK with rp filled; REPLY_NONE when the connection ended
  * (EOF or reset) before any byte of it; a negative errno otherwise (logged). With keep_rest,
  * bytes after the answer are the start of the next one (a request went out behind this one):
@@ -773,7 +797,7 @@ static int read_reply(struct tdrt_state *s, struct reply *rp, const char *method
             n = (ssize_t)s->carry_len;
             s->carry_len = 0;
         } else {
-            n = recv(s->fd, dst, room, 0);
+            n = recv_when_ready(s->fd, dst, room, !rp->started);
         }
         if (n < 0 && errno == EINTR)
             continue;
@@ -837,15 +861,42 @@ static int request(struct tdrt_state *s, const char *method, const char *content
     const char *path = s->path.data;
     struct rbuf *h = &s->head;
     h->len = 0;
-    int r = rbuf_printf(h,
-                        "%s /" TDRT_API_VERSION "%s HTTP/1.1\r\n"
-                        "Host: %s\r\n"
-                        "User-Agent: " TDRT_USER_AGENT "\r\n",
-                        method, path, s->api);
-    if (r >= 0 && content_type)
-        r = rbuf_printf(h, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, len);
-    if (r >= 0 && error_type)
-        r = rbuf_printf(h, "Lambda-Runtime-Function-Error-Type: %s\r\n", error_type);
+    /* Appended piece by piece: this runs for every invocation. */
+    int r = rbuf_puts(h, method);
+    if (r >= 0)
+        r = rbuf_puts(h, " /" TDRT_API_VERSION);
+    if (r >= 0)
+        r = rbuf_puts(h, path);
+    if (r >= 0)
+        r = rbuf_puts(h, " HTTP/1.1\r\nHost: ");
+    if (r >= 0)
+        r = rbuf_puts(h, s->api);
+    if (r >= 0)
+        r = rbuf_puts(h, "\r\nUser-Agent: " TDRT_USER_AGENT "\r\n");
+    if (r >= 0 && content_type) {
+        char digits[24];
+        char *d = digits + sizeof(digits);
+        size_t v = len;
+        do
+            *--d = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        r = rbuf_puts(h, "Content-Type: ");
+        if (r >= 0)
+            r = rbuf_puts(h, content_type);
+        if (r >= 0)
+            r = rbuf_puts(h, "\r\nContent-Length: ");
+        if (r >= 0)
+            r = rbuf_append(h, d, (size_t)(digits + sizeof(digits) - d));
+        if (r >= 0)
+            r = rbuf_puts(h, "\r\n");
+    }
+    if (r >= 0 && error_type) {
+        r = rbuf_puts(h, "Lambda-Runtime-Function-Error-Type: ");
+        if (r >= 0)
+            r = rbuf_puts(h, error_type);
+        if (r >= 0)
+            r = rbuf_puts(h, "\r\n");
+    }
     if (r >= 0)
         r = rbuf_append(h, "\r\n", 2);
     if (r < 0)
@@ -929,7 +980,9 @@ static int set_invocation_path(struct tdrt_state *s, const char *request_id, con
     if (r >= 0)
         r = rbuf_append_escaped(&s->path, request_id);
     if (r >= 0)
-        r = rbuf_printf(&s->path, "/%s", what);
+        r = rbuf_puts(&s->path, "/");
+    if (r >= 0)
+        r = rbuf_puts(&s->path, what);
     return r;
 }
 
@@ -1139,6 +1192,47 @@ int64_t tdrt_remaining_ms(const struct tdrt_context *ctx)
     return ctx->deadline_ms > now ? ctx->deadline_ms - now : 0;
 }
 
+#define TRACE_VAR "_X_AMZN_TRACE_ID"
+
+/* _X_AMZN_TRACE_ID holds the invocation's trace header. setenv() would keep a copy of every value
+ * it was ever given (glibc cannot tell whether anyone still points at an old one): a leak of one
+ * trace id per invocation. One buffer of ours is put in the environment instead and rewritten in
+ * place; a new one only when a longer id comes, or when the handler replaced the variable. */
+static void set_trace_env(const char *trace_id)
+{
+    static char *entry;
+    static size_t cap;
+    const char *now = getenv(TRACE_VAR);
+    bool ours = entry && now == entry + sizeof(TRACE_VAR);
+    if (!trace_id) {
+        if (now)
+            (void)unsetenv(TRACE_VAR);
+        return;
+    }
+    size_t need = sizeof(TRACE_VAR) + strlen(trace_id) + 1;
+    if (need > cap) {
+        size_t ncap = need < 256 ? 256 : need;
+        char *fresh = malloc(ncap);
+        if (!fresh) {
+            (void)setenv(TRACE_VAR, trace_id, 1);
+            return;
+        }
+        memcpy(fresh, TRACE_VAR "=", sizeof(TRACE_VAR));
+        memcpy(fresh + sizeof(TRACE_VAR), trace_id, need - sizeof(TRACE_VAR));
+        if (putenv(fresh) != 0) {
+            free(fresh);
+            return;
+        }
+        free(entry); /* putenv replaced it (or it was no longer in the environment) */
+        entry = fresh;
+        cap = ncap;
+        return;
+    }
+    memcpy(entry + sizeof(TRACE_VAR), trace_id, need - sizeof(TRACE_VAR));
+    if (!ours)
+        (void)putenv(entry);
+}
+
 int tdrt_run(tdrt_handler_fn handler, void *userdata)
 {
     struct tdrt_state *s = &state;
@@ -1168,10 +1262,7 @@ int tdrt_run(tdrt_handler_fn handler, void *userdata)
             .client_context = inv.h[H_CLIENT_CONTEXT],
             .cognito_identity = inv.h[H_COGNITO],
         };
-        if (ctx.trace_id)
-            (void)setenv("_X_AMZN_TRACE_ID", ctx.trace_id, 1);
-        else
-            (void)unsetenv("_X_AMZN_TRACE_ID");
+        set_trace_env(ctx.trace_id);
 
         struct tdrt_response resp = {.kind = RESP_NONE};
         int hr =

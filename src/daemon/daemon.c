@@ -482,6 +482,7 @@ static int start_servers(struct td_daemon *d, int listen_fd)
         .max_connections = 65536,
         .default_body_max = TD_RUNTIME_PAYLOAD_MAX,
         .connection_memory = 8 * 1024, /* held by every idle environment's long poll */
+        .coalesce_pipelined = true,
         .handlers = td_envapi_handlers(),
         .userdata = &d->envapi,
     };

@@ -77,8 +77,12 @@ struct td_lean_conn {
     size_t out_done;
     void (*out_free)(void *);
     void *out_free_arg;
+    /* Complete 2xx answers held back because the client had already pipelined its next request
+     * (opts.coalesce_pipelined): they go out in front of the next thing written. */
+    struct td_buf held;
     bool writing;
-    bool interim;      /* what is being written is a 100 Continue, not the answer */
+    bool interim;      /* what is being written is not the current request's answer: a 100 Continue,
+                        * or answers that were held */
     bool close_after;  /* close once the answer is written */
     bool broken;       /* writing failed: close */
     int64_t active_ms; /* last read, or end of a request (td_mono_ms) */
@@ -390,6 +394,37 @@ static void queue_ready(struct td_lean_conn *c)
 static void conn_close(struct td_lean_conn *c);
 static void update_poll(struct td_lean_conn *c);
 
+/* The held answers become the start of what is written next (out_head is empty). */
+static void take_held(struct td_lean_conn *c)
+{
+    if (c->held.len == 0)
+        return;
+    struct td_buf empty = c->out_head;
+    c->out_head = c->held;
+    c->held = empty;
+}
+
+/* A runtime sends GET /next in the same write as its /response: answering the /response at once
+ * would wake it only to read a 202, and wake it again for the next event. With
+ * opts.coalesce_pipelined, a complete 2xx answer to a request that already has another one
+ * behind it in the buffer is held and goes out in front of that request's answer (in one
+ * sendmsg). Answers stay in order; a client that pipelined reads them in order anyway. */
+static bool hold_answer(struct td_lean_conn *c)
+{
+    struct td_http_request *req = c->req;
+    if (!c->server->opts.coalesce_pipelined || !c->writing || c->interim || c->out_done > 0 ||
+        c->close_after || !req->dispatched || req->status < 200 || req->status > 299 ||
+        c->in_off >= c->in_len || c->held.len > 0 /* taken by every answer: never here */)
+        return false;
+    if (c->out_body_len > 0 && td_buf_append(&c->out_head, c->out_body, c->out_body_len) < 0)
+        return false; /* written now instead */
+    struct td_buf empty = c->held;
+    c->held = c->out_head;
+    c->out_head = empty;
+    out_release(c);
+    return true;
+}
+
 /* Write what can be written now; the rest (and what comes after) from the loop. */
 static void flush_answer(struct td_lean_conn *c, bool in_callback)
 {
@@ -462,6 +497,7 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
         c->interim = false;
     } else {
         td_buf_reset(h);
+        take_held(c);
     }
     /* Built with appends: this head goes out with every answer. */
     int r = td_buf_puts(h, "HTTP/1.1 ");
@@ -524,7 +560,10 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
     c->out_free_arg = free_arg;
     c->out_done = 0;
     c->writing = true;
-    flush_answer(c, req->in_handler);
+    /* Answered from on_request: parse_input writes it once the parser has paused, when it knows
+     * whether the client already sent its next request (coalesce_pipelined). */
+    if (!(c->server->opts.coalesce_pipelined && req->in_handler && req->dispatched))
+        flush_answer(c, req->in_handler);
     return 0;
 }
 
@@ -552,6 +591,7 @@ static void send_continue(struct td_lean_conn *c)
     const char *expect = td_lean_field(c->req, "Expect", false);
     if (!expect || strcasecmp(expect, "100-continue") != 0)
         return;
+    take_held(c);
     if (td_buf_puts(&c->out_head, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
         return; /* the client sends its body after its own timeout */
     c->out_done = 0;
@@ -700,7 +740,7 @@ static bool parse_input(struct td_lean_conn *c)
             llhttp_resume_after_upgrade(&c->parser);
         else
             llhttp_resume(&c->parser);
-        if (c->req && c->req->answered)
+        if (c->req && c->req->answered && !hold_answer(c))
             flush_answer(c, true);
         return true;
     }
@@ -799,6 +839,18 @@ static void lean_process(struct td_lean_conn *c)
         }
         break;
     }
+    /* Answers are held only behind a request the server is serving; one still arriving (or a
+     * client that sent nothing more) gets them now. */
+    if (!c->closing && c->held.len > 0 && !c->writing && !(c->req && c->req->dispatched)) {
+        take_held(c);
+        c->writing = true;
+        c->interim = true;
+        flush_answer(c, true);
+        if (c->broken) {
+            conn_close(c);
+            return;
+        }
+    }
     if (!c->closing)
         update_poll(c);
 }
@@ -840,6 +892,7 @@ static void on_conn_closed(uv_handle_t *h)
     td_buf_release(&c->head);
     td_buf_release(&c->trailers);
     td_buf_release(&c->out_head);
+    td_buf_release(&c->held);
     release_input(c);
     free(c);
 }
@@ -850,6 +903,10 @@ static void conn_close(struct td_lean_conn *c)
         return;
     c->closing = true;
     struct td_http_server *s = c->server;
+    if (c->held.len > 0 && !c->writing) {
+        /* Best effort, as an answer being written is: the peer may still read them. */
+        (void)send(c->fd, c->held.data, c->held.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     out_release(c);
     request_end(c);
     td_list_remove(&c->link);
@@ -902,6 +959,7 @@ int td_http_server_add_lean_connection(struct td_http_server *s, int fd, uint64_
     td_buf_init(&c->head, LEAN_HEAD_MAX);
     td_buf_init(&c->trailers, LEAN_HEAD_MAX);
     td_buf_init(&c->out_head, LEAN_OUT_COPY_MAX);
+    td_buf_init(&c->held, LEAN_OUT_COPY_MAX);
     llhttp_init(&c->parser, HTTP_REQUEST, &request_settings);
     c->parser.data = c;
     td_list_init(&c->ready_link);

@@ -66,6 +66,14 @@ test("the runtime sees the tenant, the request id, the deadline, the ARN and the
   }
   const plain = await invoke(d.lambda, { FunctionName: "b-plain", Payload: payload({ action: "ctx" }) });
   assert.equal(plain.json.tenantId, null, "no tenant header for a plain function");
+  // tdrt rewrites the variable in place for each invocation: each sees its own.
+  const seen = new Set();
+  for (let i = 0; i < 3; i++) {
+    const r = await invoke(d.lambda, { FunctionName: "b", TenantId: "tenant-ctx", Payload: payload({ action: "ctx" }) });
+    assert.equal(r.json.xAmznTraceId, r.json.traceId);
+    seen.add(r.json.xAmznTraceId);
+  }
+  assert.equal(seen.size, 3);
 });
 
 test("X-Amz-Client-Context is passed through decoded", async () => {

@@ -273,7 +273,7 @@ static size_t fx_connect(struct fx *f)
     return i;
 }
 
-static struct fx *fx_new(void)
+static struct fx *fx_new_with(bool coalesce_pipelined)
 {
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
@@ -287,11 +287,17 @@ static struct fx *fx_new(void)
         .max_connections = 64,
         .default_body_max = 1024 * 1024,
         .connection_memory = 8 * 1024,
+        .coalesce_pipelined = coalesce_pipelined,
         .handlers = &handlers,
         .userdata = f,
     };
     assert_int_equal(td_http_server_new(&f->loop, &opts, &f->server), 0);
     return f;
+}
+
+static struct fx *fx_new(void)
+{
+    return fx_new_with(false);
 }
 
 static void peer_drain(struct peer *p)
@@ -1547,6 +1553,84 @@ static size_t fx_tcp_connect(struct fx *f, const struct sockaddr_in *addr)
     return i;
 }
 
+/* ---- coalesce_pipelined: a runtime's /response answer rides with its /next answer ---- */
+
+static bool hook_not_found(struct fx *f, struct td_http_request *req)
+{
+    (void)f;
+    if (strcmp(td_http_path(req), "/missing") != 0)
+        return false;
+    reply_text(req, 404, "missing");
+    return true;
+}
+
+static void test_coalesce_pipelined(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_with(true);
+    f->request_hook = hook_not_found;
+    struct resp r[4];
+    size_t rest;
+
+    /* /response with GET /next behind it: nothing is written until /next is answered, then
+     * both answers, in order, in one write. */
+    size_t a = fx_connect(f);
+    peer_send_str(f, a,
+                  "POST /resp HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok"
+                  "GET /park HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, f->n_parked == 1);
+    settle(f);
+    assert_int_equal(f->request_calls, 2);
+    assert_int_equal(f->peers[a].in.len, 0);
+    struct td_http_request *parked = f->parked[0];
+    f->n_parked = 0;
+    reply_text(parked, 200, "event");
+    peer_drain(&f->peers[a]);
+    assert_int_equal(parse_responses(&f->peers[a], r, 4, &rest), 2);
+    assert_int_equal(rest, 0);
+    assert_answer(&r[0], 200, "/resp");
+    assert_answer(&r[1], 200, "event");
+
+    /* Nothing behind it: answered at once. */
+    size_t b = fx_connect(f);
+    peer_send_str(f, b, "POST /resp HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
+    PUMP_UNTIL(f, responses(f, b) >= 1);
+
+    /* Only part of the next request: the answer goes out now, not when the rest comes. */
+    size_t c = fx_connect(f);
+    peer_send_str(f, c, "GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTT");
+    PUMP_UNTIL(f, responses(f, c) >= 1);
+    peer_send_str(f, c, "P/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, responses(f, c) >= 2);
+    assert_int_equal(parse_responses(&f->peers[c], r, 4, &rest), 2);
+    assert_answer(&r[0], 200, "/one");
+    assert_answer(&r[1], 200, "/two");
+
+    /* An error is never held: the client hears of it before its next request is served. */
+    size_t d = fx_connect(f);
+    peer_send_str(f, d,
+                  "GET /missing HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "GET /park HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, responses(f, d) >= 1 && f->n_parked == 1);
+    assert_int_equal(parse_responses(&f->peers[d], r, 4, &rest), 1);
+    assert_answer(&r[0], 404, "missing");
+
+    /* The client stops sending while its pipelined request is parked: the connection closes,
+     * and the held answer is still written for it to read. */
+    size_t e = fx_connect(f);
+    peer_send_str(f, e,
+                  "GET /held HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "GET /park HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, f->n_parked == 2);
+    settle(f);
+    assert_int_equal(f->peers[e].in.len, 0);
+    assert_int_equal(shutdown(f->peers[e].fd, SHUT_WR), 0);
+    PUMP_UNTIL(f, peer_closed(f, e));
+    assert_int_equal(parse_responses(&f->peers[e], r, 4, &rest), 1);
+    assert_answer(&r[0], 200, "/held");
+    fx_free(f);
+}
+
 static void test_lean_listener(void **state)
 {
     (void)state;
@@ -1614,6 +1698,7 @@ int main(void)
         cmocka_unit_test(test_field_syntax),
         cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_expect_answered_early),
+        cmocka_unit_test(test_coalesce_pipelined),
         cmocka_unit_test(test_lean_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
