@@ -69,16 +69,16 @@ static bool path_matches(const char *tmpl, const char *path, const char **cap, s
 static int route(const struct route *table, size_t n, const char *method, const char *raw_path,
                  struct td_route_match *m)
 {
-    bool path_known = false;
-    memset(m, 0, sizeof(*m));
     m->id = TD_ROUTE_NOT_FOUND;
+    m->param[0] = '\0';
+    m->operation = NULL;
     for (size_t i = 0; i < n; i++) {
         const char *cap;
         size_t cap_len;
-        if (!path_matches(table[i].path, raw_path, &cap, &cap_len))
-            continue;
-        path_known = true;
-        if (strcmp(table[i].method, method) != 0)
+        /* The method first: it rules out most routes with one comparison (this runs for every
+         * request, the paths only for the method's routes). */
+        if (strcmp(table[i].method, method) != 0 ||
+            !path_matches(table[i].path, raw_path, &cap, &cap_len))
             continue;
         if (cap) {
             if (cap_len > 3 * TD_ROUTE_PARAM_MAX)
@@ -90,8 +90,14 @@ static int route(const struct route *table, size_t n, const char *method, const 
         m->operation = table[i].operation;
         return 0;
     }
-    if (path_known)
-        m->id = TD_ROUTE_METHOD_NOT_ALLOWED;
+    for (size_t i = 0; i < n; i++) {
+        const char *cap;
+        size_t cap_len;
+        if (path_matches(table[i].path, raw_path, &cap, &cap_len)) {
+            m->id = TD_ROUTE_METHOD_NOT_ALLOWED;
+            break;
+        }
+    }
     return 0;
 }
 
