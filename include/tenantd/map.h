@@ -13,6 +13,13 @@
  * and of tenant templates). */
 uint64_t td_hash(const void *key, size_t len);
 
+/* A 128-bit fingerprint under the same per-process key (SipHash-2-4 x128): to tell whether a
+ * value changed without keeping it, where a cryptographic digest would cost fifteen times more
+ * (the signing-key cache checks the secret of every signed request). Nobody outside the process
+ * can compute it, so nobody can look for two values that share one. */
+#define TD_FINGERPRINT_LEN 16
+void td_fingerprint128(const void *data, size_t len, uint8_t out[TD_FINGERPRINT_LEN]);
+
 struct td_map;
 
 struct td_map *td_map_new(void);

@@ -106,7 +106,7 @@ struct td_sigv4_key_cache_slot {
     char date[9];
     char region[TD_SIGV4_MAX_SCOPE_PART + 1];
     char service[TD_SIGV4_MAX_SCOPE_PART + 1];
-    uint8_t secret_fp[32];
+    uint8_t secret_fp[16]; /* td_fingerprint128 of the secret */
     uint8_t key[TD_SIGV4_KEY_LEN];
 };
 

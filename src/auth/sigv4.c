@@ -13,6 +13,7 @@
 #include <openssl/params.h>
 
 #include "tenantd/cleanup.h"
+#include "tenantd/map.h"
 #include "tenantd/util.h"
 
 #define ERR_MISSING    "MissingAuthenticationTokenException"
@@ -497,8 +498,8 @@ int td_sigv4_key_cache_get(struct td_sigv4_key_cache *cache, const char *access_
         !fits(service, sizeof(cache->slots[0].service)))
         return td_sigv4_signing_key(secret, date8, region, service, out);
 
-    uint8_t fp[32];
-    td_sha256(secret, strlen(secret), fp);
+    uint8_t fp[TD_FINGERPRINT_LEN];
+    td_fingerprint128(secret, strlen(secret), fp);
 
     struct td_sigv4_key_cache_slot *victim = NULL;
     for (size_t i = 0; i < TD_SIGV4_KEY_CACHE_SLOTS; i++) {
@@ -556,7 +557,10 @@ static int canonical_uri(struct td_buf *out, const char *path, bool normalize)
     for (size_t i = 0; i < n; i++)
         if (path[i] == '/')
             max_segs++;
-    _cleanup_free_ struct span *segs = calloc(max_segs, sizeof(*segs));
+    struct span few[16];
+    _cleanup_free_ struct span *many =
+        max_segs > TD_ARRAY_SIZE(few) ? calloc(max_segs, sizeof(*many)) : NULL;
+    struct span *segs = max_segs > TD_ARRAY_SIZE(few) ? many : few;
     if (!segs)
         return -ENOMEM;
     size_t k = 0;
@@ -1450,7 +1454,13 @@ static int compute_signature(const struct td_sigv4_request *req, const struct td
 {
     _cleanup_buf_ struct td_buf creq = TD_BUF_INIT(TD_SIGV4_MAX_CANONICAL);
     _cleanup_buf_ struct td_buf sts = TD_BUF_INIT(1024);
-    int r = build_canonical(req, auth, normalize, skip_token, payload_hex, &creq);
+    /* Room for a usual request at once (one allocation each instead of one per doubling);
+     * either grows further when needed. */
+    int r = td_buf_reserve(&creq, 1023);
+    if (r == 0)
+        r = td_buf_reserve(&sts, 255);
+    if (r == 0)
+        r = build_canonical(req, auth, normalize, skip_token, payload_hex, &creq);
     if (r == 0)
         r = td_sigv4_string_to_sign(auth, creq.data ? creq.data : "", creq.len, &sts);
     if (r == 0)

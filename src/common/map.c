@@ -29,6 +29,8 @@ struct td_map {
 static uint8_t siphash_key[crypto_shorthash_KEYBYTES];
 _Static_assert(crypto_shorthash_BYTES == sizeof(uint64_t), "a 64-bit hash");
 
+static pthread_once_t siphash_once = PTHREAD_ONCE_INIT; /* the key is made once, for all */
+
 static void siphash_setup(void)
 {
     if (td_random(siphash_key, sizeof(siphash_key)) < 0)
@@ -37,11 +39,18 @@ static void siphash_setup(void)
 
 uint64_t td_hash(const void *key, size_t len)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, siphash_setup);
+    pthread_once(&siphash_once, siphash_setup);
     uint64_t h;
     crypto_shorthash((unsigned char *)&h, key, len, siphash_key);
     return h;
+}
+
+void td_fingerprint128(const void *data, size_t len, uint8_t out[TD_FINGERPRINT_LEN])
+{
+    _Static_assert(crypto_shorthash_siphashx24_BYTES == TD_FINGERPRINT_LEN, "128 bits");
+    _Static_assert(crypto_shorthash_siphashx24_KEYBYTES == sizeof(siphash_key), "one key");
+    pthread_once(&siphash_once, siphash_setup);
+    crypto_shorthash_siphashx24(out, data, len, siphash_key);
 }
 
 struct td_map *td_map_new(void)

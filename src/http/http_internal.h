@@ -34,6 +34,9 @@ struct td_http_server {
     uv_timer_t accept_retry; /* accepting again after running out of descriptors */
     bool lean_handles;       /* accept_poll, sweep and accept_retry are open */
     bool accept_paused;      /* not accepting: at max_connections, or out of descriptors */
+    /* Lean connections read into this one buffer; a connection keeps (copies) only bytes it
+     * could not parse yet, so a request costs no buffer of its own. */
+    char *lean_scratch;
 };
 
 /* At most this many header and trailer fields in a request on a lean connection. */

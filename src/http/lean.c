@@ -30,8 +30,9 @@
 #include "tenantd/cleanup.h"
 #include "tenantd/util.h"
 
-/* Input is read into a buffer taken when bytes arrive and given back once they are parsed: a
- * parked long poll holds none. */
+/* Input is read into the server's scratch buffer and parsed from there; only what is left
+ * unparsed (a request pipelined behind one waiting for its answer) moves to a buffer of the
+ * connection's own, given back once parsed: a parked long poll holds none. */
 #define LEAN_READ_CHUNK ((size_t)16 * 1024)
 #define LEAN_HEAD_MAX   ((size_t)16 * 1024) /* request line, headers and trailers */
 /* A request answered from on_headers keeps its connection when at most this much body is left
@@ -56,9 +57,11 @@ struct td_lean_conn {
     struct td_list link;       /* server->lean_conns */
     struct td_list ready_link; /* server->lean_ready, when queued */
     struct td_http_request *req;
-    /* input read but not yet parsed: in[in_off, in_len) */
+    /* input read but not yet parsed: in[in_off, in_len), in the server's scratch buffer while
+     * on_poll runs (in_shared), otherwise the connection's own */
     char *in;
     size_t in_off, in_len;
+    bool in_shared;
     bool eof;
     /* the request's head: method, target and fields, each NUL-terminated; the trailers go in
      * a buffer of their own so that nothing pointing into the head moves once it is in */
@@ -91,6 +94,7 @@ struct td_lean_conn {
 
 static void lean_process(struct td_lean_conn *c);
 static void on_poll(uv_poll_t *h, int status, int events);
+static void conn_close(struct td_lean_conn *c);
 
 /* ---- the request's head ---- */
 
@@ -219,10 +223,13 @@ static int on_header_value_complete(llhttp_t *p)
 static int publish_fields(struct td_lean_conn *c)
 {
     struct td_http_request *req = c->req;
-    struct td_http_header *f = realloc(req->fields, (c->n_spans ? c->n_spans : 1) * sizeof(*f));
-    if (!f)
-        return -ENOMEM;
-    req->fields = f;
+    struct td_http_header *f = req->fields;
+    if (!f || c->n_spans > req->n_fields) { /* the head's fields, or trailers after them */
+        f = realloc(req->fields, (c->n_spans ? c->n_spans : 1) * sizeof(*f));
+        if (!f)
+            return -ENOMEM;
+        req->fields = f;
+    }
     size_t from = c->in_trailers ? req->n_headers : 0;
     const char *base = c->in_trailers ? c->trailers.data : c->head.data;
     for (size_t i = from; i < c->n_spans; i++) {
@@ -283,9 +290,31 @@ static void request_end(struct td_lean_conn *c)
 
 static void release_input(struct td_lean_conn *c)
 {
-    free(c->in);
+    if (!c->in_shared)
+        free(c->in);
     c->in = NULL;
+    c->in_shared = false;
     c->in_off = c->in_len = 0;
+}
+
+/* Before any other connection reads into the scratch buffer: what this one has not parsed yet
+ * moves to a buffer of its own. */
+static void keep_input(struct td_lean_conn *c)
+{
+    if (!c->in_shared)
+        return;
+    size_t left = c->in_len - c->in_off;
+    char *own = left > 0 && !c->closing ? malloc(LEAN_READ_CHUNK) : NULL;
+    if (own)
+        memcpy(own, c->in + c->in_off, left);
+    bool lost = left > 0 && !c->closing && !own;
+    release_input(c);
+    if (own) {
+        c->in = own;
+        c->in_len = left;
+    }
+    if (lost)
+        conn_close(c); /* out of memory: the request cannot be kept */
 }
 
 /* ---- writing ---- */
@@ -391,7 +420,6 @@ static void queue_ready(struct td_lean_conn *c)
     td_http_server_wake(c->server);
 }
 
-static void conn_close(struct td_lean_conn *c);
 static void update_poll(struct td_lean_conn *c);
 
 /* The held answers become the start of what is written next (out_head is empty). */
@@ -761,9 +789,14 @@ static void read_input(struct td_lean_conn *c)
         c->in_off = c->in_len = 0;
     if (c->in_len == LEAN_READ_CHUNK)
         return; /* full: parse first */
-    if (!c->in && !(c->in = malloc(LEAN_READ_CHUNK))) {
-        c->eof = true;
-        return;
+    if (!c->in) {
+        struct td_http_server *s = c->server;
+        if (!s->lean_scratch && !(s->lean_scratch = malloc(LEAN_READ_CHUNK))) {
+            c->eof = true;
+            return;
+        }
+        c->in = s->lean_scratch;
+        c->in_shared = true;
     }
     ssize_t n;
     do
@@ -870,6 +903,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
             c->eof = true;
     }
     lean_process(c);
+    keep_input(c);
 }
 
 void td_lean_run_ready(struct td_http_server *s)

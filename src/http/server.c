@@ -807,6 +807,7 @@ static void on_handle_closed(uv_handle_t *h)
     struct td_http_server *s = h->data;
     if (--s->handles_open == 0) {
         free(s->ctx_by_fd);
+        free(s->lean_scratch);
         free(s);
     }
 }

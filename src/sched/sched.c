@@ -87,8 +87,8 @@ static int pool_key(const struct td_function *fn, const char *tenant, struct td_
 struct td_pool *sched_pool_for(struct td_sched *s, const struct td_function *fn, const char *tenant)
 {
     _cleanup_buf_ struct td_buf key = TD_BUF_INIT(1024);
-    if (pool_key(fn, tenant, &key) < 0)
-        return NULL;
+    if (td_buf_reserve(&key, 255) < 0 || pool_key(fn, tenant, &key) < 0)
+        return NULL; /* (room for the usual key at once: this runs for every invocation) */
     struct td_pool *p = td_map_get(s->pools, key.data, key.len);
     if (p)
         return p;
