@@ -3,7 +3,8 @@
  *
  * Input: byte 0 picks the harness's behaviour (bit 0: the client hangs up its writing side
  * after the input; bits 1-3: the write size, 1 << (n + 2) bytes at a time, so llhttp sees the
- * input split at many different places); the rest is written to the socket as the runtime
+ * input split at many different places; bit 4: answers to pipelined requests are coalesced, as on
+ * the daemon's runtime sockets); the rest is written to the socket as the runtime
  * would. The handlers answer like the daemon's: a request whose path contains "park" is
  * parked and answered a loop turn later, "small" lowers the body limit to 16 bytes, "early"
  * answers from on_headers before the body, "drop" closes without an answer; anything else is
@@ -172,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&H, 0, sizeof(H));
     bool hang_up = data[0] & 1;
     size_t chunk = (size_t)1 << (((data[0] >> 1) & 7) + 2);
+    bool coalesce = data[0] & 16;
     data++;
     size--;
 
@@ -183,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .max_connections = 4,
         .default_body_max = 64 * 1024,
         .connection_memory = 8 * 1024,
+        .coalesce_pipelined = coalesce,
         .handlers = &handlers,
     };
     struct td_http_server *s = NULL;

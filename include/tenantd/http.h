@@ -44,9 +44,11 @@ struct td_http_server_options {
      * idle_timeout and max_connections hold the same. Refusals of unparsable requests then
      * carry the AWS rest-json error shape instead of the Runtime API's. */
     bool lean_listener;
-    /* Lean connections: a 2xx answer to a request with another one already pipelined behind it
-     * is held and written together with that request's answer (one write, one wake-up of the
-     * peer). For a runtime, which sends GET /next with its /response and waits for both. */
+    /* Lean connections: a 2xx answer (up to 4 KiB) to a request with another one already
+     * pipelined behind it is held and written together with that request's answer (one write,
+     * one wake-up of the peer). It waits as long as that request does: for a parked GET /next,
+     * until the next event. Only for a peer that reads its answers in order and waits for the
+     * last one anyway: a runtime, which sends GET /next with its /response. */
     bool coalesce_pipelined;
     const struct td_http_handlers *handlers;
     void *userdata;

@@ -1196,41 +1196,39 @@ int64_t tdrt_remaining_ms(const struct tdrt_context *ctx)
 
 /* _X_AMZN_TRACE_ID holds the invocation's trace header. setenv() would keep a copy of every value
  * it was ever given (glibc cannot tell whether anyone still points at an old one): a leak of one
- * trace id per invocation. One buffer of ours is put in the environment instead and rewritten in
- * place; a new one only when a longer id comes, or when the handler replaced the variable. */
+ * trace id per invocation. Two buffers of ours take turns in the environment instead (putenv), so
+ * a value the handler read with getenv() stays as it was during its invocation and the next one;
+ * a buffer is never freed (one that grows is left behind: a bounded leak, ids only double), so
+ * such a pointer never dangles. */
 static void set_trace_env(const char *trace_id)
 {
-    static char *entry;
-    static size_t cap;
-    const char *now = getenv(TRACE_VAR);
-    bool ours = entry && now == entry + sizeof(TRACE_VAR);
+    static char *entry[2];
+    static size_t cap[2];
+    static unsigned turn;
     if (!trace_id) {
-        if (now)
+        if (getenv(TRACE_VAR))
             (void)unsetenv(TRACE_VAR);
         return;
     }
+    unsigned i = turn;
+    turn ^= 1;
     size_t need = sizeof(TRACE_VAR) + strlen(trace_id) + 1;
-    if (need > cap) {
-        size_t ncap = need < 256 ? 256 : need;
+    if (need > cap[i]) {
+        size_t ncap = cap[i] ? cap[i] : 256;
+        while (ncap < need)
+            ncap *= 2;
         char *fresh = malloc(ncap);
         if (!fresh) {
-            (void)setenv(TRACE_VAR, trace_id, 1);
+            (void)unsetenv(TRACE_VAR); /* never the previous invocation's id */
             return;
         }
         memcpy(fresh, TRACE_VAR "=", sizeof(TRACE_VAR));
-        memcpy(fresh + sizeof(TRACE_VAR), trace_id, need - sizeof(TRACE_VAR));
-        if (putenv(fresh) != 0) {
-            free(fresh);
-            return;
-        }
-        free(entry); /* putenv replaced it (or it was no longer in the environment) */
-        entry = fresh;
-        cap = ncap;
-        return;
+        entry[i] = fresh;
+        cap[i] = ncap;
     }
-    memcpy(entry + sizeof(TRACE_VAR), trace_id, need - sizeof(TRACE_VAR));
-    if (!ours)
-        (void)putenv(entry);
+    memcpy(entry[i] + sizeof(TRACE_VAR), trace_id, need - sizeof(TRACE_VAR));
+    if (putenv(entry[i]) != 0)
+        (void)unsetenv(TRACE_VAR);
 }
 
 int tdrt_run(tdrt_handler_fn handler, void *userdata)

@@ -38,6 +38,8 @@
 /* A request answered from on_headers keeps its connection when at most this much body is left
  * to read past; a longer (or chunked) one ends the connection after the answer. */
 #define LEAN_DISCARD_MAX ((size_t)64 * 1024)
+/* coalesce_pipelined holds answers up to this size (a runtime's 202); larger ones go at once. */
+#define LEAN_HOLD_MAX ((size_t)4096)
 /* What a declared body gets before any of it has arrived (it grows from there). */
 #define LEAN_RESERVE_MAX ((uint64_t)1024 * 1024)
 /* An answer's head, and its body when the caller keeps its own bytes. */
@@ -83,6 +85,7 @@ struct td_lean_conn {
     /* Complete 2xx answers held back because the client had already pipelined its next request
      * (opts.coalesce_pipelined): they go out in front of the next thing written. */
     struct td_buf held;
+    size_t out_owed; /* bytes at the start of out_head that are held answers, not yet written */
     bool writing;
     bool interim;      /* what is being written is not the current request's answer: a 100 Continue,
                         * or answers that were held */
@@ -369,6 +372,7 @@ static void out_release(struct td_lean_conn *c)
     c->out_body_len = 0;
     c->out_done = 0;
     td_buf_reset(&c->out_head);
+    c->out_owed = 0;
     c->writing = false;
     c->interim = false;
 }
@@ -408,6 +412,7 @@ static int write_some(struct td_lean_conn *c)
             return -errno;
         }
         c->out_done += (size_t)w;
+        c->out_owed -= (size_t)w < c->out_owed ? (size_t)w : c->out_owed;
         c->active_ms = td_mono_ms();
     }
     return 1;
@@ -430,6 +435,7 @@ static void take_held(struct td_lean_conn *c)
     struct td_buf empty = c->out_head;
     c->out_head = c->held;
     c->held = empty;
+    c->out_owed = c->out_head.len;
 }
 
 /* A runtime sends GET /next in the same write as its /response: answering the /response at once
@@ -441,8 +447,9 @@ static bool hold_answer(struct td_lean_conn *c)
 {
     struct td_http_request *req = c->req;
     if (!c->server->opts.coalesce_pipelined || !c->writing || c->interim || c->out_done > 0 ||
-        c->close_after || !req->dispatched || req->status < 200 || req->status > 299 ||
-        c->in_off >= c->in_len || c->held.len > 0 /* taken by every answer: never here */)
+        c->out_head.len + c->out_body_len > LEAN_HOLD_MAX || c->close_after || !req->dispatched ||
+        req->status < 200 || req->status > 299 || c->in_off >= c->in_len ||
+        c->held.len > 0 /* taken by every answer: never here */)
         return false;
     if (c->out_body_len > 0 && td_buf_append(&c->out_head, c->out_body, c->out_body_len) < 0)
         return false; /* written now instead */
@@ -472,13 +479,16 @@ static void flush_answer(struct td_lean_conn *c, bool in_callback)
 }
 
 /* An answer that could not be put together: nothing of it (nor of a 100 Continue before it)
- * goes out, and the connection closes. */
+ * goes out, only the answers held for earlier requests, and the connection closes. */
 static void abandon_answer(struct td_lean_conn *c)
 {
-    td_buf_reset(&c->out_head);
+    size_t owed = c->out_owed;
+    c->out_head.len = owed;
+    if (c->out_head.data)
+        c->out_head.data[owed] = '\0';
     c->out_done = 0;
-    c->writing = false;
-    c->interim = false;
+    c->writing = owed > 0;
+    c->interim = owed > 0;
     c->req->drop = true;
     c->close_after = true;
     queue_ready(c);
@@ -620,7 +630,7 @@ static void send_continue(struct td_lean_conn *c)
     if (!expect || strcasecmp(expect, "100-continue") != 0)
         return;
     take_held(c);
-    if (td_buf_puts(&c->out_head, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
+    if (td_buf_puts(&c->out_head, "HTTP/1.1 100 Continue\r\n\r\n") < 0 && c->out_head.len == 0)
         return; /* the client sends its body after its own timeout */
     c->out_done = 0;
     c->writing = true;

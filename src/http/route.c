@@ -81,10 +81,11 @@ static int route(const struct route *table, size_t n, const char *method, const 
             !path_matches(table[i].path, raw_path, &cap, &cap_len))
             continue;
         if (cap) {
-            if (cap_len > 3 * TD_ROUTE_PARAM_MAX)
+            if (cap_len > 3 * TD_ROUTE_PARAM_MAX ||
+                td_http_percent_decode(cap, cap_len, m->param, sizeof(m->param)) < 0) {
+                m->param[0] = '\0';
                 return -EINVAL;
-            if (td_http_percent_decode(cap, cap_len, m->param, sizeof(m->param)) < 0)
-                return -EINVAL;
+            }
         }
         m->id = table[i].id;
         m->operation = table[i].operation;

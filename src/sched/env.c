@@ -305,13 +305,16 @@ static int max_memory_mb(struct td_env *env)
     char path[64], line[256];
     uint64_t peak;
     int64_t now = td_mono_ms();
-    int64_t reuse_ms = env->cg ? 100 : 1000;
+    int64_t reuse_ms = env->cg && !env->peak_from_proc ? 100 : 1000;
     if (env->max_memory_read_ms && now - env->max_memory_read_ms < reuse_ms)
         return env->max_memory_mb;
-    if (env->cg && td_cgroup_peak_memory(env->cg, &peak) == 0) {
-        env->max_memory_read_ms = now;
-        env->max_memory_mb = (int)((peak + 1048575) / 1048576);
-        return env->max_memory_mb;
+    if (env->cg && !env->peak_from_proc) {
+        if (td_cgroup_peak_memory(env->cg, &peak) == 0) {
+            env->max_memory_read_ms = now;
+            env->max_memory_mb = (int)((peak + 1048575) / 1048576);
+            return env->max_memory_mb;
+        }
+        env->peak_from_proc = true;
     }
     if (env->runtime_pid <= 0)
         return 0;

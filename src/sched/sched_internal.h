@@ -72,6 +72,7 @@ struct td_env {
     pid_t runtime_pid;    /* host pid of the runtime process, for memory figures */
     int max_memory_mb;    /* last VmHWM reading */
     int64_t max_memory_read_ms; /* when it was read */
+    bool peak_from_proc;        /* the cgroup's peak could not be read: VmHWM instead */
     int exit_status;
     char api_token[33]; /* what its credentials endpoint wants in Authorization */
     char binding[40];   /* what its credentials are bound to: "e<id>.<random>" */

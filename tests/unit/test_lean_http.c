@@ -1631,6 +1631,105 @@ static void test_coalesce_pipelined(void **state)
     fx_free(f);
 }
 
+/* Held answers: a body with a free function is copied (and freed at once), a large answer is not
+ * held, a 100 Continue goes after the answers held before it, and a request left unparsed in
+ * one connection survives another connection's read (the server reads into one scratch
+ * buffer). */
+static void test_coalesce_ordering(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new_with(true);
+    f->request_hook = hook_free_fn;
+    struct resp r[4];
+    size_t rest;
+
+    size_t a = fx_connect(f);
+    peer_send_str(f, a,
+                  "GET /owned HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "GET /park HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, f->n_parked == 1);
+    settle(f);
+    assert_int_equal(f->peers[a].in.len, 0);
+    assert_int_equal(f->frees, 2); /* the held body, and the second answer's */
+    reply_text(f->parked[0], 200, "event");
+    f->n_parked = 0;
+    peer_drain(&f->peers[a]);
+    assert_int_equal(parse_responses(&f->peers[a], r, 4, &rest), 2);
+    char owned[27];
+    for (size_t i = 0; i < 26; i++)
+        owned[i] = (char)('a' + (char)(i % 7));
+    owned[26] = '\0';
+    assert_answer(&r[0], 200, owned);
+    assert_answer(&r[1], 200, "event");
+
+    size_t b = fx_connect(f);
+    peer_send_str(f, b,
+                  "GET /huge HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "GET /park HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, responses(f, b) == 1 && f->n_parked == 1);
+    reply_text(f->parked[0], 200, "after-huge");
+    f->n_parked = 0;
+    PUMP_UNTIL(f, responses(f, b) == 2);
+    assert_int_equal(parse_responses(&f->peers[b], r, 4, &rest), 2);
+    assert_int_equal(r[0].body_len, (size_t)4 * 1024 * 1024);
+    assert_answer(&r[1], 200, "after-huge");
+
+    size_t c = fx_connect(f);
+    peer_send_str(f, c,
+                  "GET /one HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "POST /cont HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                  "Content-Length: 3\r\n\r\n");
+    struct peer *pc = &f->peers[c];
+    PUMP_UNTIL(f, pc->in.len > 0 && memmem(pc->in.data, pc->in.len, "100 Continue", 12));
+    const char *cont = memmem(pc->in.data, pc->in.len, "HTTP/1.1 100 Continue", 21);
+    const char *first = memmem(pc->in.data, pc->in.len, "/one", 4);
+    assert_non_null(cont);
+    assert_non_null(first);
+    assert_true(first < cont);
+    peer_send_str(f, c, "abc");
+    /* The stream without the 100 Continue: the two final answers. */
+    size_t cont_off = (size_t)(cont - pc->in.data),
+           cont_len = strlen("HTTP/1.1 100 Continue\r\n\r\n");
+    struct peer finals = {.fd = -1};
+    td_buf_init(&finals.in, PEER_IN_MAX);
+    for (int tries = 0; parse_responses(&finals, NULL, 0, NULL) < 2; tries++) {
+        assert_true(tries < 1000);
+        turn(f);
+        wait_io(f, 10);
+        td_buf_reset(&finals.in);
+        assert_int_equal(td_buf_append(&finals.in, pc->in.data, cont_off), 0);
+        assert_int_equal(td_buf_append(&finals.in, pc->in.data + cont_off + cont_len,
+                                       pc->in.len - cont_off - cont_len),
+                         0);
+    }
+    assert_int_equal(parse_responses(&finals, r, 4, &rest), 2);
+    assert_int_equal(rest, 0);
+    assert_answer(&r[0], 200, "/one");
+    assert_answer(&r[1], 200, "/cont");
+    td_buf_release(&finals.in);
+
+    size_t d = fx_connect(f);
+    peer_send_str(f, d,
+                  "GET /park HTTP/1.1\r\nHost: h\r\n\r\n"
+                  "GET /kept-aside HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, f->n_parked == 1);
+    size_t e = fx_connect(f);
+    char *path = repeat('x', 2000);
+    char *req = NULL;
+    assert_true(asprintf(&req, "GET /%s HTTP/1.1\r\nHost: h\r\n\r\n", path) > 0);
+    peer_send_str(f, e, req);
+    PUMP_UNTIL(f, responses(f, e) == 1);
+    free(req);
+    free(path);
+    reply_text(f->parked[0], 200, "late");
+    f->n_parked = 0;
+    PUMP_UNTIL(f, responses(f, d) == 2);
+    assert_int_equal(parse_responses(&f->peers[d], r, 4, &rest), 2);
+    assert_answer(&r[0], 200, "late");
+    assert_answer(&r[1], 200, "/kept-aside");
+    fx_free(f);
+}
+
 static void test_lean_listener(void **state)
 {
     (void)state;
@@ -1699,6 +1798,7 @@ int main(void)
         cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_expect_answered_early),
         cmocka_unit_test(test_coalesce_pipelined),
+        cmocka_unit_test(test_coalesce_ordering),
         cmocka_unit_test(test_lean_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
