@@ -94,6 +94,9 @@ char *td_http_body_steal(struct td_http_request *req, size_t *ret_len);
 bool td_http_body_overflowed(const struct td_http_request *req, uint64_t *ret_size);
 void td_http_set_body_max(struct td_http_request *req, size_t max);
 uint64_t td_http_conn_context(const struct td_http_request *req);
+/* Whether the request came on a lean connection (td_http_server_add_lean_connection, or a lean
+ * listener's). */
+bool td_http_on_lean(const struct td_http_request *req);
 int64_t td_http_start_us(const struct td_http_request *req);
 
 /* A request may have an owner (an invocation waiting on it). The owner is told through

@@ -57,6 +57,7 @@
 #define TDRT_EVENT_TOO_LARGE  "Runtime.EventTooLarge"
 #define TDRT_CONNECT_TIMEOUT  10000 /* ms; connecting only, never the long poll itself */
 #define TDRT_RECV_BUFFER_SIZE ((size_t)64 * 1024)
+#define TDRT_NEXT_ATTEMPTS    50 /* GET /next closed unanswered: about 5 s of asking again */
 /* Status line and header fields of one answer (curl allows 300 KB in all). */
 #define TDRT_HEADERS_MAX ((size_t)256 * 1024)
 /* Longest header name worth comparing (longer ones are none of ours). */
@@ -939,9 +940,10 @@ static int request(struct tdrt_state *s, const char *method, const char *content
         /* REPLY_NONE: nothing came back. */
         if (reused && attempt == 0)
             continue; /* the server had closed the idle connection: once more, afresh */
-        tdrt_log("%s %s: connection closed before any answer%s%s", method, path,
-                 sent < 0 ? " (sending: " : "", sent < 0 ? strerror(-sent) : "");
-        return sent < 0 ? sent : -ECONNRESET;
+        tdrt_log("%s %s: connection closed before any answer%s%s%s", method, path,
+                 sent < 0 ? " (sending: " : "", sent < 0 ? strerror(-sent) : "",
+                 sent < 0 ? ")" : "");
+        return -ECONNABORTED; /* nothing of an answer: see request_next */
     }
 }
 
@@ -1008,6 +1010,27 @@ static int post_invocation_error(struct tdrt_state *s, const char *request_id, c
     return post_verdict(post(s, body, strlen(body), "application/json", type, false));
 }
 
+/* GET /next on a fresh connection. The Runtime API gives an environment's next event to its
+ * latest long poll and closes an earlier one unanswered (one the runtime gave up on); requests
+ * that the function's own code sent to the API can be that latest poll. A poll closed before
+ * any byte of its answer is therefore made again, a bounded number of times with a growing
+ * pause; a refused connection or any other failure ends the loop as before. */
+static int request_next(struct tdrt_state *s, struct reply *rp, struct invocation *inv)
+{
+    unsigned pause_ms = 1;
+    for (int attempt = 1;; attempt++) {
+        int r = request(s, "GET", NULL, NULL, NULL, 0, false, rp);
+        if (r != -ECONNABORTED || attempt >= TDRT_NEXT_ATTEMPTS)
+            return r;
+        reply_release(rp);
+        reply_init(rp, inv);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)pause_ms * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        pause_ms = pause_ms < 64 ? pause_ms * 2 : 100;
+    }
+}
+
 /* Wait for the next invocation. 0 with inv filled, or a negative errno (fatal). */
 static int next_invocation(struct tdrt_state *s, struct invocation *inv)
 {
@@ -1033,7 +1056,7 @@ static int next_invocation(struct tdrt_state *s, struct invocation *inv)
             }
         }
         if (r == REPLY_NONE)
-            r = request(s, "GET", NULL, NULL, NULL, 0, false, &rp);
+            r = request_next(s, &rp, inv);
         reply_release(&rp);
         if (r < 0)
             return r;

@@ -20,6 +20,11 @@
 
 /* ---- request accessors ---- */
 
+bool td_http_on_lean(const struct td_http_request *req)
+{
+    return req->lean != NULL;
+}
+
 const char *td_http_method(const struct td_http_request *req)
 {
     return req->method;

@@ -1029,6 +1029,13 @@ void td_env_next(struct td_env *env, struct td_http_request *req)
         reply_state_error(req, "InvocationResponse", "Ready");
         return;
     }
+    if (env->next_req && td_http_on_lean(env->next_req) && !td_http_on_lean(req)) {
+        /* The runtime waits on its own socket (alive: a closed one has no parked poll). A poll
+         * from another connection, say the function's own code, neither takes the next event
+         * nor cuts the runtime off; tdrt only turns to TCP once its socket is gone. */
+        reply_state_error(req, "Ready", "Ready");
+        return;
+    }
     if (env->next_req) {
         /* A new long poll replaces one the runtime gave up on. */
         struct td_http_request *old = env->next_req;

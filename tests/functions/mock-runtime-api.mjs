@@ -13,7 +13,8 @@
 // Invoke options: body (string | Buffer), requestId, tenantId, traceId, clientContext,
 // cognitoIdentity, arn, deadlineMs, contentType, headers (extra/overriding headers, names
 // sent as given), answerStatus (status to answer the runtime's POST with; default 202, or 413
-// over the payload limit).
+// over the payload limit), dropPolls (before this invoke is handed out, that many GET /next
+// are answered by closing their connection, as tenantd does to a poll a later one replaced).
 // After the last invoke, GET /next is answered per `after`: "500" (default: a container
 // error, the runtime should exit), "hang" (never answered) or "close" (the socket is dropped).
 //
@@ -111,6 +112,10 @@ export async function startMockRuntimeApi({ invokes = [], after = "500", port = 
                     errorMessage: "State transition is not allowed",
                     errorType: "InvalidStateTransition",
                 });
+            }
+            if (next < prepared.length && prepared[next].dropPolls > 0) {
+                prepared[next].dropPolls--;
+                return res.socket.destroy();
             }
             if (next < prepared.length) {
                 current = prepared[next++];

@@ -162,6 +162,17 @@ test("echo: a 5xx answer to the response POST -> exit", async () => {
     });
 });
 
+test("echo: a /next closed unanswered a few times is asked again, and the loop goes on", async () => {
+    await withMock({ invokes: [{ body: '{"a":1}' }, { body: '{"b":2}', dropPolls: 4 }] }, async (mock) => {
+        const r = await run(ECHO, { mock });
+        assert.equal(r.timedOut, false, r.stderr);
+        assert.equal(r.code, 1); /* the 500 after the last invoke */
+        assert.equal(mock.results.length, 2, r.stderr);
+        assert.equal(mock.results[1].body.toString(), '{"b":2}');
+        assert.equal(mock.requests.filter((q) => q.method === "GET").length, 2 + 4 + 1);
+    });
+});
+
 test("echo: a dropped /next connection -> exit", async () => {
     await withMock({ invokes: [{ body: "{}" }], after: "close" }, async (mock) => {
         const r = await run(ECHO, { mock });

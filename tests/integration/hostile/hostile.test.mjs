@@ -229,6 +229,15 @@ for (const s of suites) {
         const again = await call(fn, "tenant-a", { action: "ping" });
         assert.equal(again.json?.pong, true, `tenant A's runtime carries on: ${again.text}`);
       }
+      // A process of the function's own polls /next over TCP while the runtime waits on its
+      // own socket: it is refused, and neither takes the next event nor cuts the runtime off.
+      assert.equal((await call(fn, "tenant-s", { action: "stray-next" })).json?.forked, true);
+      let stray;
+      for (let i = 0; i < 50 && !stray?.json?.done; i++) {
+        await sleep(100);
+        stray = await call(fn, "tenant-s", { action: "stray-result" });
+      }
+      assert.match(stray.json?.line ?? "", /^HTTP\/1\.1 403/, stray.text);
       // A runtime that shuts its socket down mid-invocation: its answer still arrives.
       const cut = await call(fn, "tenant-d", { action: "api-socket", cut: true });
       assert.equal(cut.FunctionError, undefined, cut.text);

@@ -16,6 +16,10 @@
  *   {"action":"api-socket","cut":B}        A: garbage on the Runtime API socket tdrt inherited
  *       (fd 3), or with "cut" a shutdown of it; answers what the daemon said and whether it
  *       closed. tdrt then carries on over TCP.
+ *   {"action":"stray-next"}                 A: a process of the function's own asks the Runtime API
+ *       for the next event over TCP once the runtime is idle again, and writes the status line
+ *       it got (empty when its connection was closed unanswered) to /tmp/stray-next;
+ *       {"action":"stray-result"} answers that line.
  *   {"action":"fork-bomb"}                  A: fork without end; never answers.
  *   {"action":"oom"}                        A: allocate and touch memory without end.
  *   {"action":"fill-tmp"}                   A: write /tmp full; answers bytes and errno.
@@ -1093,6 +1097,58 @@ __attribute__((noreturn)) static void do_spin(void)
 }
 
 /* Double fork and setsid: a process that no longer belongs to the runtime's session. */
+static void stray_next_poll(void)
+{
+    struct timespec pause = {0, 300 * 1000 * 1000}; /* the runtime is back in its long poll */
+    nanosleep(&pause, NULL);
+    char line[256] = "";
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9001)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    static const char next[] =
+        "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n";
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        send(fd, next, sizeof(next) - 1, MSG_NOSIGNAL) > 0) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) > 0) {
+            ssize_t n = recv(fd, line, sizeof(line) - 1, 0);
+            line[n > 0 ? n : 0] = '\0';
+            line[strcspn(line, "\r\n")] = '\0';
+        }
+    }
+    int out = open("/tmp/stray-next", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out >= 0 && write(out, line, strlen(line)) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+static int do_stray_next(struct tdrt_response *resp)
+{
+    (void)unlink("/tmp/stray-next");
+    pid_t child = fork();
+    if (child == 0) {
+        if (fork() == 0)
+            stray_next_poll();
+        _exit(0);
+    }
+    if (child < 0)
+        return tdrt_response_error(resp, "AttackError", "fork: %s", strerror(errno));
+    waitpid(child, NULL, 0);
+    return answer(resp, json_pack("{s:b}", "forked", 1));
+}
+
+static int do_stray_result(struct tdrt_response *resp)
+{
+    char line[256] = "";
+    int fd = open("/tmp/stray-next", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return answer(resp, json_pack("{s:b}", "done", 0));
+    ssize_t n = read(fd, line, sizeof(line) - 1);
+    close(fd);
+    line[n > 0 ? n : 0] = '\0';
+    return answer(resp, json_pack("{s:b, s:s}", "done", 1, "line", line));
+}
+
 static int do_linger(struct tdrt_response *resp)
 {
     int p[2];
@@ -1158,6 +1214,10 @@ static int handler(const struct tdrt_context *ctx, const char *event, size_t eve
         do_spin();
     else if (strcmp(action, "linger") == 0)
         r = do_linger(resp);
+    else if (strcmp(action, "stray-next") == 0)
+        r = do_stray_next(resp);
+    else if (strcmp(action, "stray-result") == 0)
+        r = do_stray_result(resp);
     else if (strcmp(action, "ping") == 0)
         r = answer(resp, json_pack("{s:b}", "pong", 1));
     else
