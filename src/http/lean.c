@@ -38,6 +38,10 @@
 /* A request answered from on_headers keeps its connection when at most this much body is left
  * to read past; a longer (or chunked) one ends the connection after the answer. */
 #define LEAN_DISCARD_MAX ((size_t)64 * 1024)
+/* A lean listener's connection that ends after an answer is read (and discarded) for at most
+ * this long before it is closed: see linger(). */
+#define LEAN_LINGER_MS    5000
+#define LEAN_LINGER_BYTES ((uint64_t)64 * 1024 * 1024) /* and for at most this much input */
 /* coalesce_pipelined holds answers up to this size (a runtime's 202); larger ones go at once. */
 #define LEAN_HOLD_MAX ((size_t)4096)
 /* What a declared body gets before any of it has arrived (it grows from there). */
@@ -92,6 +96,9 @@ struct td_lean_conn {
     bool close_after;  /* close once the answer is written */
     bool broken;       /* writing failed: close */
     int64_t active_ms; /* last read, or end of a request (td_mono_ms) */
+    bool lingering;    /* answered, written, shut down for writing; input is discarded */
+    int64_t linger_since_ms;
+    uint64_t lingered; /* bytes discarded */
     bool closing;
 };
 
@@ -820,13 +827,48 @@ static void read_input(struct td_lean_conn *c)
         release_input(c);
 }
 
+/* A connection that ends after its answer while the client may still be sending (say a body
+ * refused at its head) is not closed at once: closing with unread input resets it, and a client
+ * that reads only once it has sent everything would never see the answer. The server shuts its
+ * writing side down (the client reads the answer, then EOF) and reads and discards whatever
+ * still comes, until the client closes or for LEAN_LINGER_MS (td_lean_close_idle). */
+static void linger(struct td_lean_conn *c)
+{
+    if (shutdown(c->fd, SHUT_WR) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->lingering = true;
+    c->linger_since_ms = td_mono_ms();
+    release_input(c);
+}
+
+static void linger_read(struct td_lean_conn *c)
+{
+    for (int i = 0; i < 16; i++) {
+        /* TCP drops what MSG_TRUNC asks for without copying it anywhere. */
+        ssize_t n = recv(c->fd, NULL, 1024 * 1024, MSG_DONTWAIT | MSG_TRUNC);
+        if (n > 0 && (c->lingered += (uint64_t)n) <= LEAN_LINGER_BYTES)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        conn_close(c); /* the client closed, the connection failed, or it sent too much */
+        return;
+    }
+}
+
 /* The answer of the current request is out: on to the next one. */
 static void finish_request(struct td_lean_conn *c)
 {
     bool drop = c->req && c->req->drop;
     request_end(c);
     c->active_ms = td_mono_ms();
-    if (drop || c->close_after)
+    if (!drop && c->close_after && c->server->opts.lean_listener && c->server->opts.idle_timeout &&
+        !c->eof)
+        linger(c);
+    else if (drop || c->close_after)
         conn_close(c);
 }
 
@@ -844,7 +886,7 @@ static void update_poll(struct td_lean_conn *c)
 
 static void lean_process(struct td_lean_conn *c)
 {
-    while (!c->closing) {
+    while (!c->closing && !c->lingering) {
         if (c->broken) {
             conn_close(c);
             return;
@@ -884,7 +926,8 @@ static void lean_process(struct td_lean_conn *c)
     }
     /* Answers are held only behind a request the server is serving; one still arriving (or a
      * client that sent nothing more) gets them now. */
-    if (!c->closing && c->held.len > 0 && !c->writing && !(c->req && c->req->dispatched)) {
+    if (!c->closing && !c->lingering && c->held.len > 0 && !c->writing &&
+        !(c->req && c->req->dispatched)) {
         take_held(c);
         c->writing = true;
         c->interim = true;
@@ -903,6 +946,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct td_lean_conn *c = h->data;
     if (status < 0) {
         conn_close(c);
+        return;
+    }
+    if (c->lingering) {
+        linger_read(c);
         return;
     }
     if (events & (UV_READABLE | UV_DISCONNECT)) {
@@ -973,9 +1020,15 @@ void td_lean_close_all(struct td_http_server *s)
 void td_lean_close_idle(struct td_http_server *s, int64_t before_ms)
 {
     struct td_list *pos, *tmp;
+    int64_t linger_cutoff = td_mono_ms() - LEAN_LINGER_MS;
     td_list_foreach_safe(pos, tmp, &s->lean_conns)
     {
         struct td_lean_conn *c = td_container_of(pos, struct td_lean_conn, link);
+        if (c->lingering) {
+            if (c->linger_since_ms < linger_cutoff)
+                conn_close(c);
+            continue;
+        }
         /* Silent since before_ms, and not waiting on this server: between requests, in the
          * middle of one (a client that stopped sending), or with an answer the client does not
          * read. A request being served (an invocation running) is not idle. */

@@ -666,7 +666,8 @@ static void on_accept(uv_poll_t *h, int status, int events)
     }
 }
 
-/* Keep-alive connections idle longer than idle_timeout end, as with libmicrohttpd. */
+/* Keep-alive connections idle longer than idle_timeout end, as with libmicrohttpd; connections
+ * lingering after their last answer end after a few seconds (lean.c, linger). */
 static void on_sweep(uv_timer_t *t)
 {
     struct td_http_server *s = t->data;
@@ -690,7 +691,8 @@ static int start_lean_listener(struct td_http_server *s)
     uv_poll_start(&s->accept_poll, UV_READABLE, on_accept);
     if (s->opts.idle_timeout) {
         uint64_t every = s->opts.idle_timeout * 1000ULL / 4;
-        uv_timer_start(&s->sweep, on_sweep, every ? every : 250, every ? every : 250);
+        every = every < 250 ? 250 : every > 1000 ? 1000 : every;
+        uv_timer_start(&s->sweep, on_sweep, every, every);
         uv_unref((uv_handle_t *)&s->sweep);
     }
     return 0;

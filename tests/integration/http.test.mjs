@@ -447,6 +447,33 @@ test("Expect: 100-continue on a signed Invoke: 100 Continue, then the answer", a
   await sdkStillWorks();
 });
 
+test("a client that sends its whole body before reading gets the answer given at the head", async () => {
+  // A large unsigned body is refused as soon as the head is in. The daemon then reads and
+  // discards the rest (lingering close) instead of closing with unread input, which would reset
+  // the connection and lose the answer for a client that reads only after writing.
+  const big = 7 * 1024 * 1024;
+  const head = `POST /2015-03-31/functions/http-a/invocations HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${big}`;
+  const s = net.connect(port, "127.0.0.1");
+  await new Promise((res) => s.once("connect", res));
+  s.pause(); // nothing is read until everything is written
+  let writeError = null;
+  s.on("error", (e) => (writeError = e));
+  s.write(`${head}\r\n\r\n`);
+  await new Promise((res) => s.write(Buffer.alloc(big, 0x61), () => res()));
+  const chunks = [];
+  s.on("data", (c) => chunks.push(c));
+  const ended = new Promise((res) => s.once("end", res));
+  s.resume();
+  await Promise.race([ended, sleep(10000)]);
+  const text = Buffer.concat(chunks).toString("latin1");
+  assert.equal(writeError, null, `writing: ${writeError}`);
+  assert.match(text, /^HTTP\/1\.1 403 /, text.slice(0, 200));
+  assert.match(text, /MissingAuthenticationTokenException/);
+  assert.match(text, /Connection: close/i);
+  s.destroy();
+  await sdkStillWorks();
+});
+
 test("a 70 KB header is refused without crashing the daemon", async () => {
   for (const size of [70 * 1024, 200 * 1024]) {
     const c = new RawConn();
