@@ -97,6 +97,9 @@ uint64_t td_http_conn_context(const struct td_http_request *req);
 /* Whether the request came on a lean connection (td_http_server_add_lean_connection, or a lean
  * listener's). */
 bool td_http_on_lean(const struct td_http_request *req);
+/* Whether a lean request's client has ended its side of the connection (EOF waiting to be read
+ * behind everything it sent); false for other requests. */
+bool td_http_peer_gone(const struct td_http_request *req);
 int64_t td_http_start_us(const struct td_http_request *req);
 
 /* A request may have an owner (an invocation waiting on it). The owner is told through

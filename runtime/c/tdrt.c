@@ -57,7 +57,7 @@
 #define TDRT_EVENT_TOO_LARGE  "Runtime.EventTooLarge"
 #define TDRT_CONNECT_TIMEOUT  10000 /* ms; connecting only, never the long poll itself */
 #define TDRT_RECV_BUFFER_SIZE ((size_t)64 * 1024)
-#define TDRT_NEXT_ATTEMPTS    50 /* GET /next closed unanswered: about 5 s of asking again */
+#define TDRT_NEXT_ATTEMPTS    20 /* GET /next closed unanswered: about 1.5 s of asking again */
 /* Status line and header fields of one answer (curl allows 300 KB in all). */
 #define TDRT_HEADERS_MAX ((size_t)256 * 1024)
 /* Longest header name worth comparing (longer ones are none of ours). */
@@ -538,6 +538,7 @@ struct tdrt_state {
     bool next_sent;        /* a GET /next went out behind the last request, unanswered yet */
     size_t carry_off;      /* bytes of its answer that came with the one before: */
     size_t carry_len;      /* recv_buffer[carry_off, carry_off + carry_len) */
+    bool quiet_abort;      /* request_next asks again: one log line, not one per attempt */
     llhttp_t parser;
 };
 
@@ -546,8 +547,12 @@ static char recv_buffer[TDRT_RECV_BUFFER_SIZE];
 
 static void conn_close(struct tdrt_state *s)
 {
-    if (s->fd >= 0)
+    /* shutdown() first: the server sees the end even if a process the function forked still
+     * holds a copy of the descriptor (the inherited socket). */
+    if (s->fd >= 0) {
+        (void)shutdown(s->fd, SHUT_RDWR);
         (void)close(s->fd);
+    }
     s->fd = -1;
     s->reused = false;
     s->next_sent = false;
@@ -940,9 +945,10 @@ static int request(struct tdrt_state *s, const char *method, const char *content
         /* REPLY_NONE: nothing came back. */
         if (reused && attempt == 0)
             continue; /* the server had closed the idle connection: once more, afresh */
-        tdrt_log("%s %s: connection closed before any answer%s%s%s", method, path,
-                 sent < 0 ? " (sending: " : "", sent < 0 ? strerror(-sent) : "",
-                 sent < 0 ? ")" : "");
+        if (!s->quiet_abort)
+            tdrt_log("%s %s: connection closed before any answer%s%s%s", method, path,
+                     sent < 0 ? " (sending: " : "", sent < 0 ? strerror(-sent) : "",
+                     sent < 0 ? ")" : "");
         return -ECONNABORTED; /* nothing of an answer: see request_next */
     }
 }
@@ -1019,7 +1025,12 @@ static int request_next(struct tdrt_state *s, struct reply *rp, struct invocatio
 {
     unsigned pause_ms = 1;
     for (int attempt = 1;; attempt++) {
+        s->quiet_abort = attempt > 1; /* the first is logged, and giving up */
         int r = request(s, "GET", NULL, NULL, NULL, 0, false, rp);
+        s->quiet_abort = false;
+        if (r == -ECONNABORTED && attempt >= TDRT_NEXT_ATTEMPTS)
+            tdrt_log("GET /runtime/invocation/next: closed unanswered %d times: giving up",
+                     attempt);
         if (r != -ECONNABORTED || attempt >= TDRT_NEXT_ATTEMPTS)
             return r;
         reply_release(rp);

@@ -40,8 +40,10 @@
 #define LEAN_DISCARD_MAX ((size_t)64 * 1024)
 /* A lean listener's connection that ends after an answer is read (and discarded) for at most
  * this long before it is closed: see linger(). */
-#define LEAN_LINGER_MS    5000
-#define LEAN_LINGER_BYTES ((uint64_t)64 * 1024 * 1024) /* and for at most this much input */
+#define LEAN_LINGER_MS 5000
+/* and for at most this much input: past the largest body any route takes (Invoke's 6 MB), so
+ * that refusing at the head still means not reading much of what was refused */
+#define LEAN_LINGER_BYTES ((uint64_t)8 * 1024 * 1024)
 /* coalesce_pipelined holds answers up to this size (a runtime's 202); larger ones go at once. */
 #define LEAN_HOLD_MAX ((size_t)4096)
 /* What a declared body gets before any of it has arrived (it grows from there). */
@@ -841,6 +843,10 @@ static void linger(struct td_lean_conn *c)
     c->lingering = true;
     c->linger_since_ms = td_mono_ms();
     release_input(c);
+    td_buf_release(&c->head);
+    td_buf_release(&c->trailers);
+    td_buf_release(&c->out_head);
+    td_buf_release(&c->held);
 }
 
 static void linger_read(struct td_lean_conn *c)
@@ -865,7 +871,8 @@ static void finish_request(struct td_lean_conn *c)
     bool drop = c->req && c->req->drop;
     request_end(c);
     c->active_ms = td_mono_ms();
-    if (!drop && c->close_after && c->server->opts.lean_listener && c->server->opts.idle_timeout &&
+    /* (lingering ends in the listener's sweep, which runs when there is an idle timeout) */
+    if (!drop && c->close_after && c->server->lean_handles && c->server->opts.idle_timeout &&
         !c->eof)
         linger(c);
     else if (drop || c->close_after)
@@ -1075,6 +1082,16 @@ int td_http_server_add_lean_connection(struct td_http_server *s, int fd, uint64_
 }
 
 /* ---- request accessors ---- */
+
+bool td_http_peer_gone(const struct td_http_request *req)
+{
+    const struct td_lean_conn *c = req->lean;
+    if (!c || c->closing || c->eof)
+        return c != NULL;
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
 
 const char *td_lean_field(const struct td_http_request *req, const char *name, bool trailer)
 {

@@ -1029,10 +1029,12 @@ void td_env_next(struct td_env *env, struct td_http_request *req)
         reply_state_error(req, "InvocationResponse", "Ready");
         return;
     }
-    if (env->next_req && td_http_on_lean(env->next_req) && !td_http_on_lean(req)) {
-        /* The runtime waits on its own socket (alive: a closed one has no parked poll). A poll
-         * from another connection, say the function's own code, neither takes the next event
-         * nor cuts the runtime off; tdrt only turns to TCP once its socket is gone. */
+    if (env->next_req && td_http_on_lean(env->next_req) && !td_http_on_lean(req) &&
+        !td_http_peer_gone(env->next_req)) {
+        /* The runtime waits on its own socket. A poll from another connection, say the
+         * function's own code, neither takes the next event nor cuts the runtime off. tdrt turns
+         * to TCP only once it has shut that socket down, which the check above sees even before
+         * the loop has read the end. */
         reply_state_error(req, "Ready", "Ready");
         return;
     }

@@ -178,6 +178,9 @@ test("echo: a dropped /next connection -> exit", async () => {
         const r = await run(ECHO, { mock });
         assert.equal(r.timedOut, false);
         assert.equal(r.code, 1);
+        // asked again a bounded number of times, logged once, and once more on giving up
+        assert.equal((r.stderr.match(/closed before any answer/g) ?? []).length, 1, r.stderr);
+        assert.match(r.stderr, /closed unanswered 20 times: giving up/);
     });
 });
 

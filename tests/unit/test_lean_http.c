@@ -1777,6 +1777,61 @@ static void test_lean_listener(void **state)
     fx_free(f);
 }
 
+/* A lean listener's connection that ends after its answer lingers: the client gets the answer
+ * and EOF, whatever it still sends is discarded (never served), and the connection closes when
+ * the client does, or on its own after a while; lingering connections count against
+ * max_connections. */
+static void test_linger(void **state)
+{
+    (void)state;
+    struct sockaddr_in addr;
+    struct fx *f = fx_new_listener(&addr);
+    f->headers_hook = headers_answer_early;
+    struct resp r[3];
+    size_t rest;
+
+    size_t a = fx_tcp_connect(f, &addr);
+    peer_send_str(f, a, "POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: 10000000\r\n\r\n");
+    PUMP_UNTIL(f, peer_closed(f, a));
+    assert_true(f->peers[a].eof);
+    assert_int_equal(parse_responses(&f->peers[a], r, 3, &rest), 1);
+    assert_answer(&r[0], 403, "early");
+    assert_int_equal(td_http_server_lean_connections(f->server), 1);
+    static char junk[4 * 1024 * 1024];
+    memset(junk, 'x', sizeof(junk));
+    peer_send(f, a, junk, sizeof(junk));
+    peer_send_str(f, a, "GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+    settle(f);
+    assert_int_equal(f->headers_calls, 1);
+    assert_int_equal(f->request_calls, 0);
+    assert_int_equal(td_http_server_lean_connections(f->server), 1);
+    peer_close(f, a);
+    PUMP_UNTIL(f, td_http_server_lean_connections(f->server) == 0);
+
+    /* A client that stays silent: closed by the server in the end (PUMP_UNTIL's deadline is
+     * the only clock here). */
+    size_t b = fx_tcp_connect(f, &addr);
+    peer_send_str(f, b, "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    PUMP_UNTIL(f, peer_closed(f, b));
+    PUMP_UNTIL(f, td_http_server_lean_connections(f->server) == 0);
+
+    /* max_connections (2) with two lingering: a third waits until one of them ends. */
+    size_t c = fx_tcp_connect(f, &addr), d = fx_tcp_connect(f, &addr);
+    peer_send_str(f, c, "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    peer_send_str(f, d, "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    PUMP_UNTIL(f, peer_closed(f, c) && peer_closed(f, d));
+    size_t e = fx_tcp_connect(f, &addr);
+    peer_send_str(f, e, "GET /e HTTP/1.1\r\nHost: h\r\n\r\n");
+    settle(f);
+    assert_int_equal(responses(f, e), 0);
+    peer_close(f, c);
+    PUMP_UNTIL(f, responses(f, e) >= 1);
+    peer_close(f, d);
+    peer_close(f, e);
+    PUMP_UNTIL(f, td_http_server_lean_connections(f->server) == 0);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1800,6 +1855,7 @@ int main(void)
         cmocka_unit_test(test_coalesce_pipelined),
         cmocka_unit_test(test_coalesce_ordering),
         cmocka_unit_test(test_lean_listener),
+        cmocka_unit_test(test_linger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

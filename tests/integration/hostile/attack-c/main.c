@@ -17,9 +17,9 @@
  *       (fd 3), or with "cut" a shutdown of it; answers what the daemon said and whether it
  *       closed. tdrt then carries on over TCP.
  *   {"action":"stray-next"}                 A: a process of the function's own asks the Runtime API
- *       for the next event over TCP once the runtime is idle again, and writes the status line
+ *       for the next event over TCP once the runtime is idle again, and writes the answer
  *       it got (empty when its connection was closed unanswered) to /tmp/stray-next;
- *       {"action":"stray-result"} answers that line.
+ *       {"action":"stray-result"} answers it.
  *   {"action":"fork-bomb"}                  A: fork without end; never answers.
  *   {"action":"oom"}                        A: allocate and touch memory without end.
  *   {"action":"fill-tmp"}                   A: write /tmp full; answers bytes and errno.
@@ -1096,12 +1096,11 @@ __attribute__((noreturn)) static void do_spin(void)
         x = x + 1;
 }
 
-/* Double fork and setsid: a process that no longer belongs to the runtime's session. */
 static void stray_next_poll(void)
 {
     struct timespec pause = {0, 300 * 1000 * 1000}; /* the runtime is back in its long poll */
     nanosleep(&pause, NULL);
-    char line[256] = "";
+    char line[1024] = "";
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9001)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -1113,7 +1112,6 @@ static void stray_next_poll(void)
         if (poll(&p, 1, 3000) > 0) {
             ssize_t n = recv(fd, line, sizeof(line) - 1, 0);
             line[n > 0 ? n : 0] = '\0';
-            line[strcspn(line, "\r\n")] = '\0';
         }
     }
     int out = open("/tmp/stray-next", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -1139,7 +1137,7 @@ static int do_stray_next(struct tdrt_response *resp)
 
 static int do_stray_result(struct tdrt_response *resp)
 {
-    char line[256] = "";
+    char line[1024] = "";
     int fd = open("/tmp/stray-next", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return answer(resp, json_pack("{s:b}", "done", 0));
@@ -1149,6 +1147,7 @@ static int do_stray_result(struct tdrt_response *resp)
     return answer(resp, json_pack("{s:b, s:s}", "done", 1, "line", line));
 }
 
+/* Double fork and setsid: a process that no longer belongs to the runtime's session. */
 static int do_linger(struct tdrt_response *resp)
 {
     int p[2];
