@@ -139,6 +139,19 @@ static int rbuf_puts(struct rbuf *b, const char *s)
     return rbuf_append(b, s, strlen(s));
 }
 
+/* "name: value\r\n" */
+static int rbuf_field(struct rbuf *b, const char *name, const char *value)
+{
+    int r = rbuf_puts(b, name);
+    if (r >= 0)
+        r = rbuf_append(b, ": ", 2);
+    if (r >= 0)
+        r = rbuf_puts(b, value);
+    if (r >= 0)
+        r = rbuf_append(b, "\r\n", 2);
+    return r;
+}
+
 static int rbuf_printf(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int rbuf_printf(struct rbuf *b, const char *fmt, ...)
 {
@@ -881,28 +894,18 @@ static int request(struct tdrt_state *s, const char *method, const char *content
         r = rbuf_puts(h, "\r\nUser-Agent: " TDRT_USER_AGENT "\r\n");
     if (r >= 0 && content_type) {
         char digits[24];
-        char *d = digits + sizeof(digits);
+        char *d = digits + sizeof(digits) - 1;
         size_t v = len;
+        *d = '\0';
         do
             *--d = (char)('0' + v % 10);
         while ((v /= 10) > 0);
-        r = rbuf_puts(h, "Content-Type: ");
+        r = rbuf_field(h, "Content-Type", content_type);
         if (r >= 0)
-            r = rbuf_puts(h, content_type);
-        if (r >= 0)
-            r = rbuf_puts(h, "\r\nContent-Length: ");
-        if (r >= 0)
-            r = rbuf_append(h, d, (size_t)(digits + sizeof(digits) - d));
-        if (r >= 0)
-            r = rbuf_puts(h, "\r\n");
+            r = rbuf_field(h, "Content-Length", d);
     }
-    if (r >= 0 && error_type) {
-        r = rbuf_puts(h, "Lambda-Runtime-Function-Error-Type: ");
-        if (r >= 0)
-            r = rbuf_puts(h, error_type);
-        if (r >= 0)
-            r = rbuf_puts(h, "\r\n");
-    }
+    if (r >= 0 && error_type)
+        r = rbuf_field(h, "Lambda-Runtime-Function-Error-Type", error_type);
     if (r >= 0)
         r = rbuf_append(h, "\r\n", 2);
     if (r < 0)
