@@ -27,6 +27,7 @@ struct td_http_server {
     struct td_list lean_conns; /* every lean connection */
     struct td_list lean_ready; /* lean connections with work to resume outside any callback */
     size_t n_lean;             /* connections in lean_conns */
+    size_t n_lingering;        /* of which lingering after their last answer */
     /* opts.lean_listener: the listening socket, accepted from here; idle connections swept */
     int listen_fd;
     uv_poll_t accept_poll;
@@ -83,10 +84,12 @@ void td_lean_run_ready(struct td_http_server *s);
 void td_lean_close_all(struct td_http_server *s);
 /* Close lean connections silent since before_ms that are not waiting on the server. */
 void td_lean_close_idle(struct td_http_server *s, int64_t before_ms);
+/* Close the connection lingering longest, if any (a new client needs its place). */
+void td_lean_close_lingering(struct td_http_server *s);
 const char *td_lean_field(const struct td_http_request *req, const char *name, bool trailer);
 const char *td_lean_query_param(const struct td_http_request *req, const char *name);
 
-/* server.c: a lean connection ended (a paused listener may accept again). */
+/* server.c: a lean connection ended, or began to linger (a paused listener may accept again). */
 void td_http_server_lean_gone(struct td_http_server *s);
 /* server.c: have td_lean_run_ready called before the loop next waits. */
 void td_http_server_wake(struct td_http_server *s);

@@ -841,7 +841,9 @@ static void linger(struct td_lean_conn *c)
         return;
     }
     c->lingering = true;
+    c->server->n_lingering++;
     c->linger_since_ms = td_mono_ms();
+    td_http_server_lean_gone(c->server); /* its place can go to a client waiting for one */
     release_input(c);
     td_buf_release(&c->head);
     td_buf_release(&c->trailers);
@@ -1001,6 +1003,8 @@ static void conn_close(struct td_lean_conn *c)
         return;
     c->closing = true;
     struct td_http_server *s = c->server;
+    if (c->lingering)
+        s->n_lingering--;
     if (c->held.len > 0 && !c->writing) {
         /* Best effort, as an answer being written is: the peer may still read them. */
         (void)send(c->fd, c->held.data, c->held.len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1043,6 +1047,20 @@ void td_lean_close_idle(struct td_http_server *s, int64_t before_ms)
         if (!served && c->active_ms < before_ms)
             conn_close(c);
     }
+}
+
+void td_lean_close_lingering(struct td_http_server *s)
+{
+    struct td_lean_conn *oldest = NULL;
+    struct td_list *pos, *tmp;
+    td_list_foreach_safe(pos, tmp, &s->lean_conns)
+    {
+        struct td_lean_conn *c = td_container_of(pos, struct td_lean_conn, link);
+        if (c->lingering && (!oldest || c->linger_since_ms < oldest->linger_since_ms))
+            oldest = c;
+    }
+    if (oldest)
+        conn_close(oldest);
 }
 
 size_t td_http_server_lean_connections(const struct td_http_server *s)

@@ -614,7 +614,9 @@ static void pause_accepting(struct td_http_server *s)
 
 static void resume_accepting(struct td_http_server *s)
 {
-    if (s->accept_paused && s->listen_fd >= 0 && !s->stopping && !at_connection_limit(s)) {
+    /* (at the limit, a lingering connection can still give its place to a new client) */
+    if (s->accept_paused && s->listen_fd >= 0 && !s->stopping &&
+        (!at_connection_limit(s) || s->n_lingering > 0)) {
         s->accept_paused = false;
         uv_poll_start(&s->accept_poll, UV_READABLE, on_accept);
     }
@@ -639,7 +641,9 @@ static void on_accept(uv_poll_t *h, int status, int events)
         return;
     /* A bounded batch per wake-up, so one burst of connections cannot starve the loop. */
     for (int i = 0; i < 64; i++) {
-        if (at_connection_limit(s)) {
+        /* At the limit, a new client takes the place of a connection that only lingers. */
+        bool full = at_connection_limit(s);
+        if (full && s->n_lingering == 0) {
             pause_accepting(s); /* until a connection ends */
             return;
         }
@@ -660,6 +664,8 @@ static void on_accept(uv_poll_t *h, int status, int events)
             close(fd);
             continue;
         }
+        if (full)
+            td_lean_close_lingering(s);
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         (void)td_http_server_add_lean_connection(s, fd, 0);

@@ -1779,8 +1779,8 @@ static void test_lean_listener(void **state)
 
 /* A lean listener's connection that ends after its answer lingers: the client gets the answer
  * and EOF, whatever it still sends is discarded (never served), and the connection closes when
- * the client does, or on its own after a while; lingering connections count against
- * max_connections. */
+ * the client does, or on its own after a while; at max_connections, a new client takes the
+ * place of the connection lingering longest. */
 static void test_linger(void **state)
 {
     (void)state;
@@ -1815,18 +1815,31 @@ static void test_linger(void **state)
     PUMP_UNTIL(f, peer_closed(f, b));
     PUMP_UNTIL(f, td_http_server_lean_connections(f->server) == 0);
 
-    /* max_connections (2) with two lingering: a third waits until one of them ends. */
+    /* max_connections (2) with two lingering: a third is served at once, in the place of one
+     * of them, and a fourth (two live connections) waits. */
     size_t c = fx_tcp_connect(f, &addr), d = fx_tcp_connect(f, &addr);
     peer_send_str(f, c, "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    PUMP_UNTIL(f, peer_closed(f, c));
     peer_send_str(f, d, "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
-    PUMP_UNTIL(f, peer_closed(f, c) && peer_closed(f, d));
+    PUMP_UNTIL(f, peer_closed(f, d));
+    assert_int_equal(td_http_server_lean_connections(f->server), 2);
     size_t e = fx_tcp_connect(f, &addr);
     peer_send_str(f, e, "GET /e HTTP/1.1\r\nHost: h\r\n\r\n");
-    settle(f);
-    assert_int_equal(responses(f, e), 0);
-    peer_close(f, c);
     PUMP_UNTIL(f, responses(f, e) >= 1);
+    assert_int_equal(td_http_server_lean_connections(f->server), 2);
+    size_t g = fx_tcp_connect(f, &addr);
+    peer_send_str(f, g, "GET /g HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, responses(f, g) >= 1); /* d's place, the other lingering one */
+    size_t k = fx_tcp_connect(f, &addr);
+    peer_send_str(f, k, "GET /k HTTP/1.1\r\nHost: h\r\n\r\n");
+    settle(f);
+    assert_int_equal(responses(f, k), 0);
+    peer_close(f, e);
+    PUMP_UNTIL(f, responses(f, k) >= 1);
+    peer_close(f, c);
     peer_close(f, d);
+    peer_close(f, g);
+    peer_close(f, k);
     peer_close(f, e);
     PUMP_UNTIL(f, td_http_server_lean_connections(f->server) == 0);
     fx_free(f);
