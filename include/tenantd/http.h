@@ -100,7 +100,6 @@ bool td_http_on_lean(const struct td_http_request *req);
 /* Whether a lean request's client has ended its side of the connection (EOF waiting to be read
  * behind everything it sent); false for other requests. */
 bool td_http_peer_gone(const struct td_http_request *req);
-int64_t td_http_start_us(const struct td_http_request *req);
 
 /* A request may have an owner (an invocation waiting on it). The owner is told through
  * on_gone when the request ends before td_http_reply (connection lost, server stopping). */

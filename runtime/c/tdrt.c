@@ -887,11 +887,11 @@ static int request(struct tdrt_state *s, const char *method, const char *content
     if (r >= 0)
         r = rbuf_puts(h, path);
     if (r >= 0)
-        r = rbuf_puts(h, " HTTP/1.1\r\nHost: ");
+        r = rbuf_puts(h, " HTTP/1.1\r\n");
     if (r >= 0)
-        r = rbuf_puts(h, s->api);
+        r = rbuf_field(h, "Host", s->api);
     if (r >= 0)
-        r = rbuf_puts(h, "\r\nUser-Agent: " TDRT_USER_AGENT "\r\n");
+        r = rbuf_field(h, "User-Agent", TDRT_USER_AGENT);
     if (r >= 0 && content_type) {
         char digits[24];
         char *d = digits + sizeof(digits) - 1;

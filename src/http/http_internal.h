@@ -64,7 +64,6 @@ struct td_http_request {
     void *owner;
     void (*on_gone)(struct td_http_request *req, void *owner);
     struct td_list link;
-    int64_t start_us;
     uint64_t conn_context;
     /* lean requests: header fields, then trailer fields, pointing into the request's head */
     struct td_http_header *fields;
@@ -82,7 +81,8 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
 void td_lean_drop(struct td_http_request *req);
 void td_lean_run_ready(struct td_http_server *s);
 void td_lean_close_all(struct td_http_server *s);
-/* Close lean connections silent since before_ms that are not waiting on the server. */
+/* Close lean connections silent since before_ms (the loop's time, uv_now) that are not waiting on
+ * the server, and those lingering for too long. */
 void td_lean_close_idle(struct td_http_server *s, int64_t before_ms);
 /* Close the connection lingering longest, if any (a new client needs its place). */
 void td_lean_close_lingering(struct td_http_server *s);

@@ -97,7 +97,7 @@ struct td_lean_conn {
                         * or answers that were held */
     bool close_after;  /* close once the answer is written */
     bool broken;       /* writing failed: close */
-    int64_t active_ms; /* last read, or end of a request (td_mono_ms) */
+    int64_t active_ms; /* last read, write or end of a request (loop_ms) */
     bool lingering;    /* answered, written, shut down for writing; input is discarded */
     int64_t linger_since_ms;
     uint64_t lingered; /* bytes discarded */
@@ -107,6 +107,13 @@ struct td_lean_conn {
 static void lean_process(struct td_lean_conn *c);
 static void on_poll(uv_poll_t *h, int status, int events);
 static void conn_close(struct td_lean_conn *c);
+
+/* The loop's idea of now (uv_now, updated once per iteration), in ms: the idle and linger clocks
+ * need no finer time, and reading it costs nothing per request. */
+static int64_t loop_ms(const struct td_http_server *s)
+{
+    return (int64_t)uv_now(s->loop);
+}
 
 /* ---- the request's head ---- */
 
@@ -264,7 +271,6 @@ static struct td_http_request *request_new(struct td_lean_conn *c)
         return NULL;
     req->server = c->server;
     req->lean = c;
-    req->start_us = td_mono_us();
     req->conn_context = c->context;
     td_buf_init(&req->body, c->server->opts.default_body_max);
     td_list_init(&req->link);
@@ -422,7 +428,7 @@ static int write_some(struct td_lean_conn *c)
         }
         c->out_done += (size_t)w;
         c->out_owed -= (size_t)w < c->out_owed ? (size_t)w : c->out_owed;
-        c->active_ms = td_mono_ms();
+        c->active_ms = loop_ms(c->server);
     }
     return 1;
 }
@@ -525,7 +531,7 @@ int td_lean_reply(struct td_http_request *req, unsigned status,
     }
     req->answered = true;
     req->status = status;
-    c->active_ms = td_mono_ms();
+    c->active_ms = loop_ms(c->server);
     /* An answer before the body was read: the body is read past when it is short, otherwise
      * the connection ends after the answer. A client that asked to be told before sending its
      * body (Expect) may not send it after a final answer: reading past would take its next
@@ -842,7 +848,7 @@ static void linger(struct td_lean_conn *c)
     }
     c->lingering = true;
     c->server->n_lingering++;
-    c->linger_since_ms = td_mono_ms();
+    c->linger_since_ms = loop_ms(c->server);
     td_http_server_lean_gone(c->server); /* its place can go to a client waiting for one */
     release_input(c);
     td_buf_release(&c->head);
@@ -872,7 +878,7 @@ static void finish_request(struct td_lean_conn *c)
 {
     bool drop = c->req && c->req->drop;
     request_end(c);
-    c->active_ms = td_mono_ms();
+    c->active_ms = loop_ms(c->server);
     /* (lingering ends in the listener's sweep, which runs when there is an idle timeout) */
     if (!drop && c->close_after && c->server->lean_handles && c->server->opts.idle_timeout &&
         !c->eof)
@@ -962,7 +968,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         return;
     }
     if (events & (UV_READABLE | UV_DISCONNECT)) {
-        c->active_ms = td_mono_ms();
+        c->active_ms = loop_ms(c->server);
         read_input(c);
         /* A hang-up seen with a full buffer: nothing more will be read anyway. */
         if ((events & UV_DISCONNECT) && c->in_len == LEAN_READ_CHUNK)
@@ -1031,7 +1037,7 @@ void td_lean_close_all(struct td_http_server *s)
 void td_lean_close_idle(struct td_http_server *s, int64_t before_ms)
 {
     struct td_list *pos, *tmp;
-    int64_t linger_cutoff = td_mono_ms() - LEAN_LINGER_MS;
+    int64_t linger_cutoff = loop_ms(s) - LEAN_LINGER_MS;
     td_list_foreach_safe(pos, tmp, &s->lean_conns)
     {
         struct td_lean_conn *c = td_container_of(pos, struct td_lean_conn, link);
@@ -1092,7 +1098,7 @@ int td_http_server_add_lean_connection(struct td_http_server *s, int fd, uint64_
         return r;
     }
     c->poll.data = c;
-    c->active_ms = td_mono_ms();
+    c->active_ms = loop_ms(c->server);
     td_list_push_back(&s->lean_conns, &c->link);
     s->n_lean++;
     update_poll(c);

@@ -145,11 +145,6 @@ uint64_t td_http_conn_context(const struct td_http_request *req)
     return req->conn_context;
 }
 
-int64_t td_http_start_us(const struct td_http_request *req)
-{
-    return req->start_us;
-}
-
 void td_http_set_owner(struct td_http_request *req, void *owner,
                        void (*on_gone)(struct td_http_request *req, void *owner))
 {
@@ -482,7 +477,6 @@ static struct td_http_request *request_new(struct td_http_server *s, struct MHD_
     req->conn = conn;
     req->url = url;
     req->method = method;
-    req->start_us = td_mono_us();
     td_buf_init(&req->body, s->opts.default_body_max);
     td_list_init(&req->link);
     td_list_push_back(&s->requests, &req->link);
@@ -677,7 +671,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
 static void on_sweep(uv_timer_t *t)
 {
     struct td_http_server *s = t->data;
-    td_lean_close_idle(s, td_mono_ms() - (int64_t)s->opts.idle_timeout * 1000);
+    td_lean_close_idle(s, (int64_t)uv_now(s->loop) - (int64_t)s->opts.idle_timeout * 1000);
 }
 
 static int start_lean_listener(struct td_http_server *s)
