@@ -696,6 +696,12 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     req->body_total += len;
     if (req->answered)
         return 0;
+    if (!req->overflow && req->body.data && at == req->body.data + req->body.len) {
+        /* read straight into the body's buffer (read_body_direct): already in place */
+        req->body.len += len;
+        req->body.data[req->body.len] = '\0';
+        return 0;
+    }
     if (!req->overflow && td_buf_append(&req->body, at, len) < 0) {
         req->overflow = true;
         td_buf_release(&req->body);
@@ -771,31 +777,33 @@ static void refuse(struct td_lean_conn *c, unsigned status, const char *type, co
     c->req->in_handler = false;
 }
 
-/* Parse what is buffered. false when the connection is closing. */
-static bool parse_input(struct td_lean_conn *c)
+/* Once the parser paused at the end of a request (its input accounted for): an answer the
+ * handler gave goes out, or is held behind the next request (coalesce_pipelined). */
+static void answer_after_pause(struct td_lean_conn *c)
 {
-    if (!c->req && c->in_off < c->in_len && !(c->req = request_new(c))) {
-        conn_close(c);
-        return false;
-    }
-    const char *start = c->in + c->in_off;
-    llhttp_errno_t e = llhttp_execute(&c->parser, start, c->in_len - c->in_off);
+    if (c->req && c->req->answered && !hold_answer(c))
+        flush_answer(c, true);
+}
+
+/* Parse len bytes at start. 0 when all were taken; 1 when the parser paused at the end of a
+ * request, after *parsed bytes (the caller accounts for them, then calls answer_after_pause);
+ * -1 when they were refused (answered, and the connection ends) or the connection is closing. */
+static int parse_span(struct td_lean_conn *c, const char *start, size_t len, size_t *parsed)
+{
+    *parsed = 0;
+    llhttp_errno_t e = llhttp_execute(&c->parser, start, len);
     if (e == HPE_OK) {
-        release_input(c);
-        return true;
+        *parsed = len;
+        return 0;
     }
     if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
-        c->in_off = (size_t)(llhttp_get_error_pos(&c->parser) - c->in);
-        if (c->in_off == c->in_len)
-            release_input(c);
+        *parsed = (size_t)(llhttp_get_error_pos(&c->parser) - start);
         /* An Upgrade (or CONNECT) is not taken up (RFC 9110 7.8): HTTP/1.1 goes on. */
         if (e == HPE_PAUSED_UPGRADE)
             llhttp_resume_after_upgrade(&c->parser);
         else
             llhttp_resume(&c->parser);
-        if (c->req && c->req->answered && !hold_answer(c))
-            flush_answer(c, true);
-        return true;
+        return 1;
     }
     if (c->head_failed) {
         refuse(c, 431, "RequestHeaderFieldsTooLarge", "Request header fields too large");
@@ -805,7 +813,75 @@ static bool parse_input(struct td_lean_conn *c)
                      reason ? reason : "?");
         refuse(c, 400, "InvalidRequest", "Malformed HTTP/1.1 request");
     }
+    return -1;
+}
+
+/* Parse what is buffered. false when the connection is closing. */
+static bool parse_input(struct td_lean_conn *c)
+{
+    if (!c->req && c->in_off < c->in_len && !(c->req = request_new(c))) {
+        conn_close(c);
+        return false;
+    }
+    size_t parsed;
+    int r = parse_span(c, c->in + c->in_off, c->in_len - c->in_off, &parsed);
+    if (r >= 0) {
+        c->in_off += parsed;
+        if (c->in_off == c->in_len)
+            release_input(c);
+    }
+    if (r == 1)
+        answer_after_pause(c);
     return !c->closing;
+}
+
+/* How much of the current request's declared body is still to come, when it can be read
+ * straight into the body's buffer: past the headers, with nothing unparsed in front of it,
+ * taken by the handler, within its limit, and more than a read chunk. 0 otherwise. */
+static size_t direct_body_left(const struct td_lean_conn *c)
+{
+    const struct td_http_request *req = c->req;
+    if (!req || !c->in_trailers || req->answered || req->dispatched || req->overflow ||
+        c->in_off < c->in_len || c->eof)
+        return 0;
+    if (!(c->parser.flags & F_CONTENT_LENGTH) || (c->parser.flags & F_CHUNKED))
+        return 0;
+    uint64_t left = c->parser.content_length; /* llhttp counts it down as the body comes */
+    if (left <= LEAN_READ_CHUNK || req->body.len > req->body.max ||
+        left > req->body.max - req->body.len)
+        return 0;
+    return (size_t)left;
+}
+
+/* Read a large body where it ends up, instead of through the scratch buffer and a copy: fewer
+ * reads (a 6 MB body came in 384 of 16 KiB) and no copy. The buffer doubles as the body
+ * arrives, never past what was declared. Never reads past the body: what the client pipelined
+ * behind it is read the usual way. false when the buffer cannot grow (the usual way then finds
+ * out and marks the body overflowed). */
+static bool read_body_direct(struct td_lean_conn *c, size_t left)
+{
+    struct td_buf *b = &c->req->body;
+    if (b->cap <= b->len + 1) {
+        size_t grow = b->len > LEAN_READ_CHUNK ? b->len : LEAN_READ_CHUNK;
+        if (td_buf_reserve(b, grow < left ? grow : left) < 0)
+            return false;
+    }
+    size_t room = b->cap - b->len - 1;
+    ssize_t n;
+    do
+        n = recv(c->fd, b->data + b->len, room < left ? room : left, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        c->eof = true;
+    if (n <= 0)
+        return true;
+    size_t parsed;
+    int r = parse_span(c, b->data + b->len, (size_t)n, &parsed);
+    if (r >= 0 && parsed != (size_t)n)
+        conn_close(c); /* cannot happen: every byte read was body, and the parser takes it */
+    else if (r == 1)
+        answer_after_pause(c);
+    return true;
 }
 
 static void read_input(struct td_lean_conn *c)
@@ -969,7 +1045,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
     }
     if (events & (UV_READABLE | UV_DISCONNECT)) {
         c->active_ms = loop_ms(c->server);
-        read_input(c);
+        size_t left = direct_body_left(c);
+        if (left == 0 || !read_body_direct(c, left))
+            read_input(c);
         /* A hang-up seen with a full buffer: nothing more will be read anyway. */
         if ((events & UV_DISCONNECT) && c->in_len == LEAN_READ_CHUNK)
             c->eof = true;

@@ -810,6 +810,132 @@ static void test_post_bodies(void **state)
     fx_free(f);
 }
 
+/* ---- large bodies: read straight into the body's buffer ---- */
+
+static unsigned char pattern_byte(size_t i)
+{
+    return (unsigned char)('a' + (i * 7 + i / 251) % 26);
+}
+
+static char *pattern(size_t n)
+{
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)pattern_byte(i);
+    s[n] = '\0';
+    return s;
+}
+
+/* Notes "<length> intact" when the body is the pattern, NUL-terminated, or where it is not. */
+static bool hook_pattern(struct fx *f, struct td_http_request *req)
+{
+    size_t len;
+    const char *body = td_http_body(req, &len);
+    size_t bad = len;
+    for (size_t i = 0; i < len && bad == len; i++)
+        if ((unsigned char)body[i] != pattern_byte(i))
+            bad = i;
+    char n[64];
+    if (bad < len)
+        snprintf(n, sizeof(n), "%zu differs at %zu", len, bad);
+    else
+        snprintf(n, sizeof(n), "%zu %s", len, body[len] == '\0' ? "intact" : "unterminated");
+    if (f->request_calls <= MAX_NOTES)
+        note(f, f->request_calls - 1, n);
+    return false;
+}
+
+/* Bodies larger than a read chunk arrive in pieces (the head alone, with part of the body, with
+ * the next request behind the body's end), at the limit and over it, and a body cut short. */
+static void test_large_bodies(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    f->request_hook = hook_pattern;
+    size_t c = fx_connect(f);
+
+    /* 300000 bytes: the head with 1000 of them, then 70000, then the rest with a pipelined
+     * request behind it */
+    const size_t big = 300000;
+    char *body = pattern(big);
+    char head[128];
+    snprintf(head, sizeof(head), "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n",
+             big);
+    struct td_buf first = TD_BUF_INIT(1 << 20);
+    assert_int_equal(td_buf_puts(&first, head), 0);
+    assert_int_equal(td_buf_append(&first, body, 1000), 0);
+    peer_send(f, c, first.data, first.len);
+    turn(f);
+    peer_send(f, c, body + 1000, 70000);
+    turn(f);
+    struct td_buf rest = TD_BUF_INIT(1 << 20);
+    assert_int_equal(td_buf_append(&rest, body + 71000, big - 71000), 0);
+    assert_int_equal(td_buf_puts(&rest, "GET /after HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    peer_send(f, c, rest.data, rest.len);
+    PUMP_UNTIL(f, responses(f, c) >= 2);
+    assert_string_equal(f->notes[0], "300000 intact");
+    assert_int_equal(f->seen[0].body_total, big);
+    assert_false(f->seen[0].overflow);
+    assert_string_equal(f->seen[1].path, "/after");
+
+    /* one byte more than a read chunk, its head sent alone; then exactly the default limit
+     * (1 MiB) in 5000-byte pieces */
+    const size_t sizes[] = {16 * 1024 + 1, 1024 * 1024};
+    for (size_t k = 0; k < 2; k++) {
+        char *b = pattern(sizes[k]);
+        snprintf(head, sizeof(head),
+                 "POST /p%zu HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n", k, sizes[k]);
+        peer_send_str(f, c, head);
+        turn(f);
+        for (size_t off = 0; off < sizes[k]; off += 5000) {
+            peer_send(f, c, b + off, sizes[k] - off < 5000 ? sizes[k] - off : 5000);
+            turn(f);
+        }
+        PUMP_UNTIL(f, responses(f, c) >= 3 + k);
+        char want[64];
+        snprintf(want, sizeof(want), "%zu intact", sizes[k]);
+        assert_string_equal(f->notes[2 + k], want);
+        free(b);
+    }
+
+    /* over the limit: read past and marked overflowed; the connection goes on */
+    const size_t over = 1024 * 1024 + 4096;
+    char *b = pattern(over);
+    snprintf(head, sizeof(head), "POST /over HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n",
+             over);
+    peer_send_str(f, c, head);
+    peer_send(f, c, b, over);
+    peer_send_str(f, c, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    PUMP_UNTIL(f, responses(f, c) >= 6);
+    assert_true(f->seen[4].overflow);
+    assert_int_equal(f->seen[4].body_total, over);
+    assert_string_equal(f->seen[5].path, "/next");
+    struct resp r[6];
+    size_t left;
+    assert_int_equal(parse_responses(&f->peers[c], r, 6, &left), 6);
+    assert_answer(&r[0], 200, "/big");
+    assert_answer(&r[1], 200, "/after");
+    assert_answer(&r[5], 200, "/next");
+    assert_false(peer_closed(f, c));
+
+    /* cut short: half a body, then the client's end; nothing is dispatched */
+    snprintf(head, sizeof(head), "POST /cut HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n",
+             big);
+    peer_send_str(f, c, head);
+    peer_send(f, c, body, big / 2);
+    assert_int_equal(shutdown(f->peers[c].fd, SHUT_WR), 0);
+    PUMP_UNTIL(f, peer_closed(f, c));
+    settle(f);
+    assert_int_equal(f->request_calls, 6);
+
+    free(b);
+    free(body);
+    td_buf_release(&first);
+    td_buf_release(&rest);
+    fx_free(f);
+}
+
 /* ---- 5. a body over the limit ---- */
 
 static void test_body_overflow(void **state)
@@ -1853,6 +1979,7 @@ int main(void)
         cmocka_unit_test(test_parking),
         cmocka_unit_test(test_post_bodies),
         cmocka_unit_test(test_body_overflow),
+        cmocka_unit_test(test_large_bodies),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_head_limits),
         cmocka_unit_test(test_hangup_while_parked),
