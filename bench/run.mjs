@@ -111,7 +111,7 @@ async function startTenantd(args = [], cgroup = null, binary = null) {
   const state = mkdtempSync(join(work, "state-"));
   const roles = join(state, "roles.json");
   writeFileSync(roles, JSON.stringify(BENCH_ROLES));
-  const argv = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state, "--idle-timeout", "3600", "--roles", roles, ...args];
+  const argv = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state, "--idle-timeout", "3600", "--roles", roles, ...(process.env.BENCH_SPIN_US ? ["--spin-us", process.env.BENCH_SPIN_US] : []), ...args];
   const bin = binary ?? join(build, "tenantd");
   // BENCH_DAEMON_LOG=file keeps the daemons' logs (appended), for looking into a benchmark.
   const log = process.env.BENCH_DAEMON_LOG ? openSync(process.env.BENCH_DAEMON_LOG, "a") : "ignore";

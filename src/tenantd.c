@@ -31,6 +31,9 @@ static void usage(FILE *out)
             "  --prewarm N              tenant-neutral environments kept ready per PER_TENANT\n"
             "                           function (default 2)\n"
             "  --uid-base N             sandboxes run as uids N .. N+65535 (default 3000000)\n"
+            "  --spin-us N              after handing an event to a runtime, poll without\n"
+            "                           sleeping for up to N microseconds while its answer is\n"
+            "                           awaited (default 50; 0 = always sleep)\n"
             "  --roles FILE             declare IAM roles (JSON; see docs/tenancy-policies.md)\n"
             "  --strict-tenancy         refuse policies that could cross tenants (see the lint)\n"
             "  --allow-no-cgroups       start even when no cgroup controllers are usable\n"
@@ -89,6 +92,7 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
         {"node", required_argument, NULL, 'N'},
         {"uid-base", required_argument, NULL, 'u'},
         {"prewarm", required_argument, NULL, 'p'},
+        {"spin-us", required_argument, NULL, 'w'},
         {"roles", required_argument, NULL, 'R'},
         {"strict-tenancy", no_argument, NULL, 'S'},
         {"allow-no-cgroups", no_argument, NULL, 'C'},
@@ -129,6 +133,9 @@ static int parse_options(int argc, char **argv, struct td_daemon_config *cfg)
             break;
         case 'p':
             bad |= parse_uint(optarg, 0, 1000, &cfg->prewarm);
+            break;
+        case 'w':
+            bad |= parse_uint(optarg, 0, 1000, &cfg->spin_us);
             break;
         case 'u':
             bad |= parse_uint(optarg, 65536, 4000000000LL - 65536, &cfg->uid_base);

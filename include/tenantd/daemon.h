@@ -16,6 +16,7 @@ struct td_daemon_config {
     unsigned idle_timeout_s;
     unsigned init_timeout_s;
     unsigned prewarm;
+    unsigned spin_us;                /* see td_sched_config */
     char node_modules_dir[PATH_MAX]; /* where aws-lambda-ric is installed; "" = none */
     char node_bin[PATH_MAX];
     unsigned uid_base;

@@ -42,6 +42,7 @@ void td_daemon_config_defaults(struct td_daemon_config *cfg, const char *exe_pat
     cfg->idle_timeout_s = 300;
     cfg->init_timeout_s = 10;
     cfg->prewarm = 2;
+    cfg->spin_us = 50;
     cfg->uid_base = 3000000;
     snprintf(cfg->node_bin, sizeof(cfg->node_bin), "/usr/bin/node");
     /* aws-lambda-ric is installed by npm next to the build: <repo>/node_modules. */
@@ -497,6 +498,7 @@ static int start_sched(struct td_daemon *d)
         .idle_timeout_s = d->cfg->idle_timeout_s,
         .init_timeout_s = d->cfg->init_timeout_s,
         .prewarm = d->cfg->prewarm,
+        .spin_us = d->cfg->spin_us,
         .root_mountpoint = d->sandbox_root,
         .node_runtime_dir = d->cfg->node_modules_dir[0] ? d->cfg->node_modules_dir : NULL,
         .node_bin = d->cfg->node_bin,

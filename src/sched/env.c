@@ -906,6 +906,7 @@ static void deliver(struct td_env *env)
     inv->state = TD_INV_DELIVERED;
     env->state = ENV_BUSY;
     inv->delivered_us = td_mono_us();
+    sched_count_delivered(env->sched, inv);
     inv->deadline_ms = td_wall_ms() + (int64_t)env->fn->cfg.timeout * 1000;
     td_format_u64(inv->deadline_ms > 0 ? (uint64_t)inv->deadline_ms : 0, deadline);
     h[n++] = (struct td_http_out_header){"Lambda-Runtime-Aws-Request-Id", inv->request_id};

@@ -28,10 +28,51 @@ struct td_invocation *td_invocation_new(struct td_function *fn, const char *requ
     return inv;
 }
 
+/* ---- polling while runtimes answer (cfg.spin_us) ---- */
+
+static void uncount_delivered(struct td_invocation *inv)
+{
+    if (inv->in_flight_of) {
+        inv->in_flight_of->in_flight--;
+        inv->in_flight_of = NULL;
+    }
+}
+
+static void on_spin(uv_idle_t *h)
+{
+    (void)h; /* an active idle handle is what makes the loop poll without waiting */
+}
+
+/* Spinning is for few answers awaited: with more, the loop seldom finds nothing to do, and
+ * polling then would only take CPU from the runtimes it waits for (on a 2-vCPU machine, some
+ * share the daemon's core). */
+#define SPIN_MAX_IN_FLIGHT 4
+
+/* After each loop iteration: go on polling while an answer is awaited and the spin lasts. A long
+ * invocation only costs its first spin_us; the loop sleeps after that. */
+static void on_spin_check(uv_check_t *h)
+{
+    struct td_sched *s = h->data;
+    if (s->in_flight > 0 && s->in_flight <= SPIN_MAX_IN_FLIGHT && td_mono_us() < s->spin_until_us)
+        uv_idle_start(&s->spin, on_spin);
+    else
+        uv_idle_stop(&s->spin);
+}
+
+void sched_count_delivered(struct td_sched *s, struct td_invocation *inv)
+{
+    if (s->cfg.spin_us == 0 || inv->in_flight_of)
+        return;
+    inv->in_flight_of = s;
+    s->in_flight++;
+    s->spin_until_us = inv->delivered_us + (int64_t)s->cfg.spin_us;
+}
+
 void td_invocation_free(struct td_invocation *inv)
 {
     if (!inv)
         return;
+    uncount_delivered(inv);
     td_list_remove(&inv->link);
     td_function_unref(inv->fn);
     free(inv->tenant);
@@ -50,6 +91,7 @@ void invocation_finish(struct td_invocation *inv, struct td_invoke_result *res)
     }
     if (inv->state == TD_INV_QUEUED)
         td_list_remove(&inv->link);
+    uncount_delivered(inv);
     inv->state = TD_INV_DONE;
     if (inv->env && inv->env->inv == inv)
         inv->env->inv = NULL;
@@ -408,7 +450,15 @@ int td_sched_new(uv_loop_t *loop, const struct td_sched_config *cfg,
     }
     uv_timer_init(loop, &s->reaper);
     uv_timer_init(loop, &s->prewarm_timer);
-    s->reaper.data = s->prewarm_timer.data = s;
+    uv_check_init(loop, &s->spin_check);
+    uv_idle_init(loop, &s->spin);
+    s->reaper.data = s->prewarm_timer.data = s->spin_check.data = s->spin.data = s;
+    if (cfg->spin_us) {
+        uv_check_start(&s->spin_check, on_spin_check);
+        /* neither keeps the loop alive */
+        uv_unref((uv_handle_t *)&s->spin_check);
+        uv_unref((uv_handle_t *)&s->spin);
+    }
     uv_timer_start(&s->reaper, reap_idle, REAPER_INTERVAL_MS, REAPER_INTERVAL_MS);
     *ret = s;
     return 0;
@@ -492,9 +542,11 @@ void td_sched_free(struct td_sched *s)
     if (!s)
         return;
     if (s->reaper.loop) {
-        s->closing = 2;
+        s->closing = 4;
         uv_close((uv_handle_t *)&s->reaper, reaper_closed);
         uv_close((uv_handle_t *)&s->prewarm_timer, reaper_closed);
+        uv_close((uv_handle_t *)&s->spin_check, reaper_closed);
+        uv_close((uv_handle_t *)&s->spin, reaper_closed);
         return;
     }
     sched_release(s);

@@ -96,6 +96,12 @@ struct td_sched {
     uint8_t *slots; /* uid slots in use */
     uv_timer_t reaper;
     uv_timer_t prewarm_timer;
+    /* cfg.spin_us: invocations delivered and not yet answered, and until when (monotonic us)
+     * the loop polls without sleeping */
+    unsigned in_flight;
+    int64_t spin_until_us;
+    uv_check_t spin_check;
+    uv_idle_t spin;
     struct td_map *prewarm_wanted; /* functions whose neutral pool needs filling (ref held) */
     int closing;
     bool shutting_down;
@@ -109,6 +115,7 @@ struct td_sched {
 struct td_pool *sched_pool_for(struct td_sched *s, const struct td_function *fn,
                                const char *tenant);
 void sched_env_available(struct td_sched *s, struct td_env *env);
+void sched_count_delivered(struct td_sched *s, struct td_invocation *inv);
 void sched_env_gone(struct td_sched *s, struct td_env *env);
 void sched_pump(struct td_sched *s);
 void sched_env_freed(struct td_sched *s);

@@ -2,6 +2,7 @@
 // (aws-lambda-ric) functions: invocation types, tenant ids, payload limits, logs, errors.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import {
   startDaemon,
@@ -287,4 +288,19 @@ test("any payload bytes and content type pass through unparsed", async () => {
   const raw = await signedFetch(d, "/2015-03-31/functions/b-plain/invocations", { method: "POST", body: '{"action":"echo"}' });
   assert.equal(raw.status, 200);
   assert.deepEqual(await raw.json(), { action: "echo" });
+});
+
+// The loop polls without sleeping for at most --spin-us (50 us by default) after handing an event
+// to a runtime: a long invocation must not keep the daemon busy-waiting for its answer.
+test("the daemon sleeps while a long invocation runs (its polling after a delivery is bounded)", async () => {
+  await invoke(d.lambda, { FunctionName: "b-plain", Payload: payload({ action: "echo" }) }); // warm
+  const cpuMs = () => {
+    const f = readFileSync(`/proc/${d.proc.pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks (USER_HZ = 100)
+  };
+  const before = cpuMs();
+  const r = await invoke(d.lambda, { FunctionName: "b-plain", Payload: payload({ action: "sleep", ms: 2000 }) });
+  const used = cpuMs() - before;
+  assert.equal(r.StatusCode, 200, r.text);
+  assert.ok(used < 600, `the daemon used ${used} ms of CPU during a 2 s invocation`);
 });
