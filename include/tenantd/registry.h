@@ -23,6 +23,10 @@ struct td_function {
     struct td_function_config cfg;
     char *arn;
     char *code_dir; /* extracted package, read-only inside environments */
+    /* the scheduler's: neutral environments that ended without initialising, in a row, and
+     * when (monotonic ms) prewarming may try again (src/sched/sched.c) */
+    unsigned prewarm_failures;
+    int64_t prewarm_after_ms;
 };
 
 int td_registry_new(const char *state_dir, const struct td_service_identity *id,

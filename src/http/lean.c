@@ -855,11 +855,14 @@ static size_t direct_body_left(const struct td_lean_conn *c)
 
 /* Read a large body where it ends up, instead of through the scratch buffer and a copy: fewer
  * reads (a 6 MB body came in 384 of 16 KiB) and no copy. The buffer doubles as the body
- * arrives, never past what was declared. Never reads past the body: what the client pipelined
- * behind it is read the usual way. false when the buffer cannot grow (the usual way then finds
- * out and marks the body overflowed). */
+ * arrives (within the body's limit). All but the body's last byte: that one, and whatever the
+ * client pipelined behind it, are read the usual way, so that the request completes there (the
+ * handler may take the body's buffer while llhttp still parses, and an answer is held behind a
+ * pipelined request only if that request is already read: coalesce_pipelined). false when the
+ * buffer cannot grow (the usual way then finds out and marks the body overflowed). */
 static bool read_body_direct(struct td_lean_conn *c, size_t left)
 {
+    left--; /* the last byte: see above */
     struct td_buf *b = &c->req->body;
     if (b->cap <= b->len + 1) {
         size_t grow = b->len > LEAN_READ_CHUNK ? b->len : LEAN_READ_CHUNK;
@@ -876,11 +879,8 @@ static bool read_body_direct(struct td_lean_conn *c, size_t left)
     if (n <= 0)
         return true;
     size_t parsed;
-    int r = parse_span(c, b->data + b->len, (size_t)n, &parsed);
-    if (r >= 0 && parsed != (size_t)n)
-        conn_close(c); /* cannot happen: every byte read was body, and the parser takes it */
-    else if (r == 1)
-        answer_after_pause(c);
+    if (parse_span(c, b->data + b->len, (size_t)n, &parsed) != 0 || parsed != (size_t)n)
+        conn_close(c); /* cannot happen: body bytes short of its end, which the parser takes */
     return true;
 }
 

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +49,12 @@ static void on_spin(uv_idle_t *h)
  * share the daemon's core). */
 #define SPIN_MAX_IN_FLIGHT 4
 
-/* After each loop iteration: go on polling while an answer is awaited and the spin lasts. A long
- * invocation only costs its first spin_us; the loop sleeps after that. */
+/* After each loop iteration: the polling stops once no answer is awaited, too many are, or the
+ * spin is over. A long invocation only costs its first spin_us; the loop sleeps after that. */
 static void on_spin_check(uv_check_t *h)
 {
     struct td_sched *s = h->data;
-    if (s->in_flight > 0 && s->in_flight <= SPIN_MAX_IN_FLIGHT && td_mono_us() < s->spin_until_us)
-        uv_idle_start(&s->spin, on_spin);
-    else
+    if (s->in_flight == 0 || s->in_flight > SPIN_MAX_IN_FLIGHT || td_mono_us() >= s->spin_until_us)
         uv_idle_stop(&s->spin);
 }
 
@@ -66,6 +65,9 @@ void sched_count_delivered(struct td_sched *s, struct td_invocation *inv)
     inv->in_flight_of = s;
     s->in_flight++;
     s->spin_until_us = inv->delivered_us + (int64_t)s->cfg.spin_us;
+    /* at once: the loop may be about to wait, whichever callback delivered */
+    if (s->in_flight <= SPIN_MAX_IN_FLIGHT)
+        uv_idle_start(&s->spin, on_spin);
 }
 
 void td_invocation_free(struct td_invocation *inv)
@@ -324,11 +326,38 @@ void sched_env_available(struct td_sched *s, struct td_env *env)
     sched_pump(s);
 }
 
+/* Prewarming a function whose runtime cannot initialise would start and lose environments as
+ * fast as the machine allows (about 60 a second were seen). After a neutral environment ends
+ * without having initialised, its replacement waits: 1 s, doubling up to 5 min. An environment
+ * of the function that initialises ends the wait. Invocations are not held back by it: they
+ * start environments of their own. */
+#define PREWARM_BACKOFF_MIN_MS 1000
+#define PREWARM_BACKOFF_MAX_MS (5 * 60 * 1000)
+
+static void prewarm_failed(struct td_function *fn)
+{
+    if (fn->prewarm_failures < 20)
+        fn->prewarm_failures++;
+    int64_t wait = (int64_t)PREWARM_BACKOFF_MIN_MS << (fn->prewarm_failures - 1);
+    fn->prewarm_after_ms =
+        td_mono_ms() + (wait < PREWARM_BACKOFF_MAX_MS ? wait : PREWARM_BACKOFF_MAX_MS);
+}
+
+void sched_init_done(struct td_sched *s, struct td_function *fn)
+{
+    (void)s;
+    fn->prewarm_failures = 0;
+    fn->prewarm_after_ms = 0;
+}
+
 /* An environment is dead: it no longer counts against the limit. */
 void sched_env_gone(struct td_sched *s, struct td_env *env)
 {
-    if (!env->tenant && env->fn->cfg.per_tenant && !env->fn->retired)
+    if (!env->tenant && env->fn->cfg.per_tenant && !env->fn->retired) {
+        if (!env->init_done)
+            prewarm_failed(env->fn);
         td_sched_prewarm(s, env->fn); /* a neutral environment ended: replace it */
+    }
     td_list_remove(&env->pool_link);
     env->pool->count--;
     pool_drop_if_empty(s, env->pool);
@@ -396,8 +425,18 @@ static void prewarm_run(uv_timer_t *t)
     td_map_foreach(s->prewarm_wanted, collect_wanted, &cursor);
     for (size_t i = 0; i < n; i++)
         td_map_remove(s->prewarm_wanted, &fns[i], sizeof(fns[i]));
+    int64_t now = td_mono_ms(), next = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
         struct td_function *fn = fns[i];
+        if (fn->prewarm_after_ms > now && !fn->retired && !s->shutting_down) {
+            /* still waiting after failures: wanted again when the wait is over */
+            if (td_map_put(s->prewarm_wanted, &fn, sizeof(fn), fn, NULL) == 0) {
+                next = fn->prewarm_after_ms < next ? fn->prewarm_after_ms : next;
+                continue; /* the map holds the reference now */
+            }
+            td_function_unref(fn);
+            continue;
+        }
         size_t have = neutral_count(s, fn);
         while (!fn->retired && !s->shutting_down && have < s->cfg.prewarm &&
                s->live < s->cfg.max_envs) {
@@ -410,6 +449,8 @@ static void prewarm_run(uv_timer_t *t)
         td_function_unref(fn);
     }
     free(fns);
+    if (next != INT64_MAX)
+        uv_timer_start(&s->prewarm_timer, prewarm_run, (uint64_t)(next - now), 0);
 }
 
 void td_sched_prewarm(struct td_sched *s, struct td_function *fn)

@@ -1717,6 +1717,30 @@ static void test_coalesce_pipelined(void **state)
     assert_answer(&r[0], 200, "/resp");
     assert_answer(&r[1], 200, "event");
 
+    /* The same with a large body (read straight into its buffer): still held. */
+    const size_t big = 100 * 1000;
+    char *body = pattern(big);
+    struct td_buf two = TD_BUF_INIT(1 << 20);
+    assert_int_equal(
+        td_buf_printf(&two, "POST /resp HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n", big),
+        0);
+    assert_int_equal(td_buf_append(&two, body, big), 0);
+    assert_int_equal(td_buf_puts(&two, "GET /park HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    size_t l = fx_connect(f);
+    peer_send(f, l, two.data, two.len);
+    PUMP_UNTIL(f, f->n_parked == 1);
+    settle(f);
+    assert_int_equal(f->peers[l].in.len, 0);
+    parked = f->parked[0];
+    f->n_parked = 0;
+    reply_text(parked, 200, "event");
+    peer_drain(&f->peers[l]);
+    assert_int_equal(parse_responses(&f->peers[l], r, 4, &rest), 2);
+    assert_answer(&r[0], 200, "/resp");
+    assert_answer(&r[1], 200, "event");
+    td_buf_release(&two);
+    free(body);
+
     /* Nothing behind it: answered at once. */
     size_t b = fx_connect(f);
     peer_send_str(f, b, "POST /resp HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
