@@ -442,14 +442,20 @@ static void queue_ready(struct td_lean_conn *c)
 
 static void update_poll(struct td_lean_conn *c);
 
+/* held and out_head trade buffers (allocations included): no copy either way. */
+static void swap_held(struct td_lean_conn *c)
+{
+    struct td_buf t = c->out_head;
+    c->out_head = c->held;
+    c->held = t;
+}
+
 /* The held answers become the start of what is written next (out_head is empty). */
 static void take_held(struct td_lean_conn *c)
 {
     if (c->held.len == 0)
         return;
-    struct td_buf empty = c->out_head;
-    c->out_head = c->held;
-    c->held = empty;
+    swap_held(c);
     c->out_owed = c->out_head.len;
 }
 
@@ -468,9 +474,7 @@ static bool hold_answer(struct td_lean_conn *c)
         return false;
     if (c->out_body_len > 0 && td_buf_append(&c->out_head, c->out_body, c->out_body_len) < 0)
         return false; /* written now instead */
-    struct td_buf empty = c->held;
-    c->held = c->out_head;
-    c->out_head = empty;
+    swap_held(c);     /* held was empty */
     out_release(c);
     return true;
 }

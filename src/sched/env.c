@@ -1053,7 +1053,7 @@ void td_env_next(struct td_env *env, struct td_http_request *req)
         }
         env->init_duration_us = td_mono_us() - env->created_us;
         env->init_done = true;
-        sched_init_done(env->sched, env->fn);
+        sched_init_done(env->fn);
         uv_timer_stop(&env->timer);
         find_runtime_pid(env);
         env->state = env->inv ? ENV_BUSY : ENV_IDLE;

@@ -343,9 +343,8 @@ static void prewarm_failed(struct td_function *fn)
         td_mono_ms() + (wait < PREWARM_BACKOFF_MAX_MS ? wait : PREWARM_BACKOFF_MAX_MS);
 }
 
-void sched_init_done(struct td_sched *s, struct td_function *fn)
+void sched_init_done(struct td_function *fn)
 {
-    (void)s;
     fn->prewarm_failures = 0;
     fn->prewarm_after_ms = 0;
 }

@@ -117,7 +117,7 @@ struct td_pool *sched_pool_for(struct td_sched *s, const struct td_function *fn,
                                const char *tenant);
 void sched_env_available(struct td_sched *s, struct td_env *env);
 void sched_count_delivered(struct td_sched *s, struct td_invocation *inv);
-void sched_init_done(struct td_sched *s, struct td_function *fn);
+void sched_init_done(struct td_function *fn);
 void sched_env_gone(struct td_sched *s, struct td_env *env);
 void sched_pump(struct td_sched *s);
 void sched_env_freed(struct td_sched *s);

@@ -1690,6 +1690,38 @@ static bool hook_not_found(struct fx *f, struct td_http_request *req)
     return true;
 }
 
+/* POST /resp with a body of body_len bytes and GET /park behind it, in one write, on a new
+ * connection: nothing is written until the parked request is answered, then both answers, in
+ * order. */
+static void expect_resp_held_behind_park(struct fx *f, const char *body, size_t body_len)
+{
+    struct td_buf two = TD_BUF_INIT(8 << 20);
+    assert_int_equal(td_buf_printf(&two,
+                                   "POST /resp HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n",
+                                   body_len),
+                     0);
+    assert_int_equal(td_buf_append(&two, body, body_len), 0);
+    assert_int_equal(td_buf_puts(&two, "GET /park HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    unsigned calls = f->request_calls;
+    size_t c = fx_connect(f);
+    peer_send(f, c, two.data, two.len);
+    td_buf_release(&two);
+    PUMP_UNTIL(f, f->n_parked == 1);
+    settle(f);
+    assert_int_equal(f->request_calls, calls + 2);
+    assert_int_equal(f->peers[c].in.len, 0);
+    struct td_http_request *parked = f->parked[0];
+    f->n_parked = 0;
+    reply_text(parked, 200, "event");
+    peer_drain(&f->peers[c]);
+    struct resp r[4];
+    size_t rest;
+    assert_int_equal(parse_responses(&f->peers[c], r, 4, &rest), 2);
+    assert_int_equal(rest, 0);
+    assert_answer(&r[0], 200, "/resp");
+    assert_answer(&r[1], 200, "event");
+}
+
 static void test_coalesce_pipelined(void **state)
 {
     (void)state;
@@ -1698,47 +1730,11 @@ static void test_coalesce_pipelined(void **state)
     struct resp r[4];
     size_t rest;
 
-    /* /response with GET /next behind it: nothing is written until /next is answered, then
-     * both answers, in order, in one write. */
-    size_t a = fx_connect(f);
-    peer_send_str(f, a,
-                  "POST /resp HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok"
-                  "GET /park HTTP/1.1\r\nHost: h\r\n\r\n");
-    PUMP_UNTIL(f, f->n_parked == 1);
-    settle(f);
-    assert_int_equal(f->request_calls, 2);
-    assert_int_equal(f->peers[a].in.len, 0);
-    struct td_http_request *parked = f->parked[0];
-    f->n_parked = 0;
-    reply_text(parked, 200, "event");
-    peer_drain(&f->peers[a]);
-    assert_int_equal(parse_responses(&f->peers[a], r, 4, &rest), 2);
-    assert_int_equal(rest, 0);
-    assert_answer(&r[0], 200, "/resp");
-    assert_answer(&r[1], 200, "event");
-
+    /* /response with GET /next behind it: held until /next is answered, then one write. */
+    expect_resp_held_behind_park(f, "ok", 2);
     /* The same with a large body (read straight into its buffer): still held. */
-    const size_t big = 100 * 1000;
-    char *body = pattern(big);
-    struct td_buf two = TD_BUF_INIT(1 << 20);
-    assert_int_equal(
-        td_buf_printf(&two, "POST /resp HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n", big),
-        0);
-    assert_int_equal(td_buf_append(&two, body, big), 0);
-    assert_int_equal(td_buf_puts(&two, "GET /park HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
-    size_t l = fx_connect(f);
-    peer_send(f, l, two.data, two.len);
-    PUMP_UNTIL(f, f->n_parked == 1);
-    settle(f);
-    assert_int_equal(f->peers[l].in.len, 0);
-    parked = f->parked[0];
-    f->n_parked = 0;
-    reply_text(parked, 200, "event");
-    peer_drain(&f->peers[l]);
-    assert_int_equal(parse_responses(&f->peers[l], r, 4, &rest), 2);
-    assert_answer(&r[0], 200, "/resp");
-    assert_answer(&r[1], 200, "event");
-    td_buf_release(&two);
+    char *body = pattern(100 * 1000);
+    expect_resp_held_behind_park(f, body, 100 * 1000);
     free(body);
 
     /* Nothing behind it: answered at once. */
