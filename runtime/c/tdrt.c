@@ -33,6 +33,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -64,6 +65,9 @@
 #define TDRT_HEADER_NAME_MAX 64
 /* The request head: the path holds the URL-encoded request id, which is at most a header. */
 #define TDRT_HEAD_MAX (3 * TDRT_HEADERS_MAX + 1024)
+/* Buffers reused from one invocation to the next are given back above this size, so that one
+ * large event or header does not stay allocated for the life of the runtime. */
+#define TDRT_KEEP_BYTES ((size_t)64 * 1024)
 
 /* ---------------------------------------------------------------------------------------- */
 /* small helpers */
@@ -98,6 +102,14 @@ static void rbuf_release(struct rbuf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+/* Empty, for reuse; given back if it grew large. */
+static void rbuf_trim(struct rbuf *b)
+{
+    if (b->cap > TDRT_KEEP_BYTES)
+        rbuf_release(b);
+    b->len = 0;
 }
 
 static int rbuf_reserve(struct rbuf *b, size_t extra)
@@ -267,7 +279,9 @@ static char *error_body(const char *type, const char *msg, size_t msg_len)
 
 enum { H_REQUEST_ID, H_DEADLINE, H_ARN, H_TRACE, H_CLIENT_CONTEXT, H_COGNITO, H_TENANT, H_COUNT };
 
-static const char *const header_names[H_COUNT] = {
+/* Rows of a fixed size, so a name is matched without measuring it: the field must be as long
+ * as the row's text (a NUL right after it). */
+static const char header_names[H_COUNT][40] = {
     [H_REQUEST_ID] = "Lambda-Runtime-Aws-Request-Id",
     [H_DEADLINE] = "Lambda-Runtime-Deadline-Ms",
     [H_ARN] = "Lambda-Runtime-Invoked-Function-Arn",
@@ -277,29 +291,51 @@ static const char *const header_names[H_COUNT] = {
     [H_TENANT] = "Lambda-Runtime-Aws-Tenant-Id",
 };
 
+/* One invocation as GET /next brought it. Its buffers are kept from one invocation to the
+ * next (invocation_reset), so that a steady stream of small events allocates nothing. */
 struct invocation {
-    char *h[H_COUNT];
+    char *h[H_COUNT];        /* a header's value (in hv[i]), or NULL when absent */
+    struct rbuf hv[H_COUNT]; /* storage for h */
     struct rbuf event;
     bool overflow; /* the event was larger than TDRT_EVENT_MAX (and was dropped) */
 };
 
+static void invocation_init(struct invocation *inv)
+{
+    *inv = (struct invocation){.event = {.max = TDRT_EVENT_MAX}};
+    for (size_t i = 0; i < H_COUNT; i++)
+        inv->hv[i].max = TDRT_HEADERS_MAX;
+}
+
 static void invocation_clear_headers(struct invocation *inv)
 {
-    for (size_t i = 0; i < H_COUNT; i++) {
-        free(inv->h[i]);
+    for (size_t i = 0; i < H_COUNT; i++)
         inv->h[i] = NULL;
-    }
+}
+
+/* Ready for the next invocation, keeping buffers of a reasonable size. */
+static void invocation_reset(struct invocation *inv)
+{
+    invocation_clear_headers(inv);
+    for (size_t i = 0; i < H_COUNT; i++)
+        rbuf_trim(&inv->hv[i]);
+    rbuf_trim(&inv->event);
+    inv->overflow = false;
 }
 
 static void invocation_release(struct invocation *inv)
 {
     invocation_clear_headers(inv);
+    for (size_t i = 0; i < H_COUNT; i++)
+        rbuf_release(&inv->hv[i]);
     rbuf_release(&inv->event);
     inv->overflow = false;
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* one answer, as llhttp sees it */
+
+static struct rbuf reply_value = {.max = TDRT_HEADERS_MAX};
 
 struct reply {
     struct invocation *inv; /* GET /next: headers and a 200's body go here; NULL for POSTs */
@@ -318,7 +354,7 @@ struct reply {
     size_t field_len;
     bool field_long;
     char field[TDRT_HEADER_NAME_MAX];
-    struct rbuf value;
+    struct rbuf *value; /* the header value being read (reply_value, reused) */
     size_t diag_len;
     char diag[TDRT_DIAG_BODY_MAX + 1]; /* the start of any other body, for the log */
 };
@@ -335,14 +371,15 @@ static void reply_init(struct reply *rp, struct invocation *inv)
     rp->cur = -1;
     rp->field_len = 0;
     rp->field_long = false;
-    rp->value = (struct rbuf){.max = TDRT_HEADERS_MAX};
+    rp->value = &reply_value;
+    rp->value->len = 0;
     rp->diag_len = 0;
     rp->diag[0] = '\0';
 }
 
 static void reply_release(struct reply *rp)
 {
-    rbuf_release(&rp->value);
+    rbuf_trim(rp->value);
 }
 
 static int reply_fail(llhttp_t *p, int err, const char *why)
@@ -370,7 +407,7 @@ static int on_message_begin(llhttp_t *p)
     rp->cur = -1;
     rp->field_len = 0;
     rp->field_long = false;
-    rp->value.len = 0;
+    rp->value->len = 0;
     rp->diag_len = 0;
     rp->diag[0] = '\0';
     if (rp->inv) {
@@ -408,7 +445,7 @@ static int on_header_field_complete(llhttp_t *p)
     rp->cur = -1;
     if (rp->inv && !rp->in_body && !rp->field_long) {
         for (int i = 0; i < H_COUNT; i++) {
-            if (strlen(header_names[i]) == rp->field_len &&
+            if (rp->field_len < sizeof(header_names[i]) && header_names[i][rp->field_len] == '\0' &&
                 strncasecmp(rp->field, header_names[i], rp->field_len) == 0) {
                 rp->cur = i;
                 break;
@@ -417,7 +454,7 @@ static int on_header_field_complete(llhttp_t *p)
     }
     rp->field_len = 0;
     rp->field_long = false;
-    rp->value.len = 0;
+    rp->value->len = 0;
     return 0;
 }
 
@@ -426,7 +463,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     struct reply *rp = p->data;
     if (count_header_bytes(p, n) < 0)
         return -1;
-    if (rp->cur >= 0 && rbuf_append(&rp->value, at, n) < 0)
+    if (rp->cur >= 0 && rbuf_append(rp->value, at, n) < 0)
         return reply_fail(p, -ENOMEM, "out of memory");
     return 0;
 }
@@ -437,20 +474,21 @@ static int on_header_value_complete(llhttp_t *p)
     struct reply *rp = p->data;
     if (rp->cur < 0)
         return 0;
-    char **slot = &rp->inv->h[rp->cur];
+    struct invocation *inv = rp->inv;
+    int i = rp->cur;
     rp->cur = -1;
-    free(*slot);
-    *slot = NULL;
-    const char *v = rp->value.data, *end = v + rp->value.len;
+    inv->h[i] = NULL;
+    const char *v = rp->value->data, *end = v + rp->value->len;
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
     while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
     if (end == v)
         return 0;
-    *slot = strndup(v, (size_t)(end - v));
-    if (!*slot)
+    inv->hv[i].len = 0;
+    if (rbuf_append(&inv->hv[i], v, (size_t)(end - v)) < 0)
         return reply_fail(p, -ENOMEM, "out of memory");
+    inv->h[i] = inv->hv[i].data;
     return 0;
 }
 
@@ -1089,7 +1127,7 @@ static int next_invocation(struct tdrt_state *s, struct invocation *inv)
                      TDRT_EVENT_MAX);
             r = post_invocation_error(s, inv->h[H_REQUEST_ID], TDRT_EVENT_TOO_LARGE,
                                       "event too large for the runtime");
-            invocation_release(inv);
+            invocation_reset(inv);
             if (r < 0)
                 return r;
             continue;
@@ -1138,7 +1176,9 @@ int tdrt_response_set(struct tdrt_response *r, const void *data, size_t len,
         return -EINVAL;
     if (!content_type)
         content_type = TDRT_DEFAULT_CTYPE;
-    if (!*content_type || !valid_header_value(content_type, TDRT_CONTENT_TYPE_MAX))
+    size_t ct_len = strnlen(content_type, TDRT_CONTENT_TYPE_MAX + 1);
+    if (ct_len == 0 || ct_len > TDRT_CONTENT_TYPE_MAX ||
+        !valid_header_value(content_type, TDRT_CONTENT_TYPE_MAX))
         return -EINVAL;
     if (len == SIZE_MAX)
         return -ENOMEM;
@@ -1152,7 +1192,7 @@ int tdrt_response_set(struct tdrt_response *r, const void *data, size_t len,
     r->kind = RESP_OK;
     r->data = copy;
     r->len = len;
-    (void)snprintf(r->content_type, sizeof(r->content_type), "%s", content_type);
+    memcpy(r->content_type, content_type, ct_len + 1);
     return 0;
 }
 
@@ -1268,6 +1308,13 @@ static void set_trace_env(const char *trace_id)
         (void)unsetenv(TRACE_VAR);
 }
 
+/* fflush(f) when something is buffered: most invocations print nothing. */
+static void flush_pending(FILE *f)
+{
+    if (__fpending(f) > 0)
+        (void)fflush(f);
+}
+
 int tdrt_run(tdrt_handler_fn handler, void *userdata)
 {
     struct tdrt_state *s = &state;
@@ -1280,13 +1327,12 @@ int tdrt_run(tdrt_handler_fn handler, void *userdata)
         return r;
     s->running = true;
 
+    struct invocation inv;
+    invocation_init(&inv);
     for (;;) {
-        struct invocation inv = {.event = {.max = TDRT_EVENT_MAX}};
         r = next_invocation(s, &inv);
-        if (r < 0) {
-            invocation_release(&inv);
+        if (r < 0)
             break;
-        }
 
         struct tdrt_context ctx = {
             .request_id = inv.h[H_REQUEST_ID],
@@ -1303,17 +1349,18 @@ int tdrt_run(tdrt_handler_fn handler, void *userdata)
         int hr =
             handler(&ctx, inv.event.data ? inv.event.data : "", inv.event.len, &resp, userdata);
         /* Whatever the handler printed belongs to this invocation's logs. */
-        (void)fflush(stdout);
-        (void)fflush(stderr);
+        flush_pending(stdout);
+        flush_pending(stderr);
         if (hr < 0 && resp.kind != RESP_ERROR && set_handler_failure(&resp, hr) < 0)
             response_release(&resp); /* out of memory: an empty answer is all we can send */
 
         r = post_response(s, ctx.request_id, &resp);
         response_release(&resp);
-        invocation_release(&inv);
+        invocation_reset(&inv);
         if (r < 0)
             break;
     }
+    invocation_release(&inv);
 
     s->running = false;
     state_close(s);

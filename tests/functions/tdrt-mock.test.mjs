@@ -202,10 +202,13 @@ test("behave: ctx carries every header (case-insensitive), trace id exported and
             requestId: "req-2",
             headers: { "LAMBDA-RUNTIME-AWS-TENANT-ID": "upper", "lambda-runtime-deadline-ms": String(deadline) },
         },
+        // The runtime keeps its header buffers from one invocation to the next: longer values
+        // than before, and none of the first one's left over.
+        { body: '{"action":"ctx"}', requestId: `req-3-${"r".repeat(300)}`, tenantId: "t".repeat(200) },
     ];
     await withMock({ invokes }, async (mock) => {
         const r = await run(BEHAVE, { mock });
-        assert.equal(mock.results.length, 2, r.stderr);
+        assert.equal(mock.results.length, 3, r.stderr);
         const a = json(mock.results[0].body);
         assert.equal(a.awsRequestId, "req-1");
         assert.equal(a.deadlineMs, deadline);
@@ -221,6 +224,12 @@ test("behave: ctx carries every header (case-insensitive), trace id exported and
         assert.equal(b.traceId, null);
         assert.equal(b.xAmznTraceId, null);
         assert.equal(b.clientContext, null);
+        const c = json(mock.results[2].body);
+        assert.equal(c.awsRequestId, invokes[2].requestId);
+        assert.equal(c.tenantId, invokes[2].tenantId);
+        assert.equal(c.traceId, null);
+        assert.equal(c.clientContext, null);
+        assert.equal(c.identity, null);
     });
 });
 
