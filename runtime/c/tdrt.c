@@ -104,12 +104,21 @@ static void rbuf_release(struct rbuf *b)
     b->len = b->cap = 0;
 }
 
+/* Empty: no content, and an empty string to whoever reads it as one (a reused buffer still
+ * holds what it held before). */
+static void rbuf_clear(struct rbuf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
 /* Empty, for reuse; given back if it grew large. */
 static void rbuf_trim(struct rbuf *b)
 {
     if (b->cap > TDRT_KEEP_BYTES)
         rbuf_release(b);
-    b->len = 0;
+    rbuf_clear(b);
 }
 
 static int rbuf_reserve(struct rbuf *b, size_t extra)
@@ -412,7 +421,7 @@ static int on_message_begin(llhttp_t *p)
     rp->diag[0] = '\0';
     if (rp->inv) {
         invocation_clear_headers(rp->inv);
-        rp->inv->event.len = 0;
+        rbuf_clear(&rp->inv->event);
         rp->inv->overflow = false;
     }
     return 0;

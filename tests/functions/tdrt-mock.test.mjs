@@ -253,10 +253,13 @@ test("behave: function error flow with escaping", async () => {
 });
 
 test("behave: bad events are function errors; the loop goes on", async () => {
-    const invokes = [{ body: "not json" }, { body: '{"action":"nope"}' }, { body: '{"action":"error","type":"bad type"}' }, { body: '{"action":"echo"}' }];
+    // The empty and the short event come after longer ones: tdrt reuses the event's buffer, and
+    // the handler must still see each event NUL-terminated (not the end of the one before).
+    const invokes = [{ body: "not json" }, { body: '{"action":"nope"}' }, { body: '{"action":"error","type":"bad type"}' }, { body: '{"action":"echo"}' }, { body: "" }, { body: "[]" }];
     await withMock({ invokes }, async (mock) => {
         await run(BEHAVE, { mock });
-        assert.equal(mock.results.length, 4);
+        assert.equal(mock.results.length, 6);
+        for (const r of mock.results.slice(4)) assert.equal(r.headers["lambda-runtime-function-error-type"], "BehaveBadEvent", r.body.toString());
         assert.equal(mock.results[0].headers["lambda-runtime-function-error-type"], "BehaveBadEvent");
         assert.match(json(mock.results[1].body).errorMessage, /unknown action "nope"/);
         // an invalid error type is refused by tdrt_response_error -> the generic handler error

@@ -13,7 +13,8 @@
  *   {"action":"ctx"}                           answer with the invocation context
  *   {"action":"crash"}                         die of SIGSEGV
  *   {"action":"spin"}                          busy-loop forever
- * Anything else is a function error of type BehaveBadEvent.
+ * Anything else is a function error of type BehaveBadEvent; an event that tdrt did not end with
+ * a NUL, one of type BehaveBadRuntime.
  *
  * At start-up: BEHAVE_INIT_FAIL set -> POST /runtime/init/error (Runtime.BehaveInitError) and
  * exit(1); BEHAVE_INIT_EXIT set -> exit(2) before the first /next.
@@ -196,6 +197,10 @@ static int handler(const struct tdrt_context *ctx, const char *event, size_t eve
                    struct tdrt_response *resp, void *userdata)
 {
     (void)userdata;
+    /* tdrt's promise: the event is followed by a NUL (a runtime that reuses its buffers must
+     * not show a shorter event with the end of an earlier one). */
+    if (event[event_len] != '\0')
+        return tdrt_response_error(resp, "BehaveBadRuntime", "the event is not NUL-terminated");
     json_error_t jerr;
     json_t *ev = json_loadb(event, event_len, 0, &jerr);
     if (!json_is_object(ev)) {
