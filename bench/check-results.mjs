@@ -33,5 +33,6 @@ for (const op of ["get", "put"]) {
   assert.equal(h.errors, 0, `h ${op}: errors`);
 }
 positive(b.h_tables.raw_sqlite.get_per_s, "h raw SQLite");
+for (const side of ["tdrt", "floor"]) for (const r of b.i_runtime_client[side]) positive(r.invocations, `i ${side} invocations`);
 assert.ok(r.rows.length > 20, "the table");
 console.log(`bench smoke test: ${r.rows.length} figures, all present`);

@@ -797,6 +797,31 @@ async function benchTables() {
   await stopTenantd(d);
 }
 
+// (i) The C runtime client (tdrt) alone: the echo function served over a socket pair the way
+// tenantd serves it (bench/rtloop, both ends pinned to one core, so the VM's cross-core wake-ups
+// stay out of it), against a client that makes the same system calls and only moves the bytes.
+// Rounds alternate; each figure is the median of the rounds.
+function benchRuntimeClient() {
+  const n = QUICK ? 5000 : 100000;
+  const rtloop = (args) => JSON.parse(execFileSync(join(build, "bench/rtloop"), [String(n), ...args], { encoding: "utf8" }));
+  const runs = { tdrt: [], floor: [] };
+  for (let i = 0; i < ROUNDS; i++) {
+    runs.floor.push(rtloop(["--floor"]));
+    runs.tdrt.push(rtloop([join(build, "examples/echo/bootstrap")]));
+  }
+  results.benchmarks.i_runtime_client = runs;
+  const perInv = (k, f) => pct(runs[k].map((r) => f(r) / r.invocations), 50);
+  const oneDecimal = (x) => `${x.toFixed(1)} µs`;
+  for (const [metric, f] of [
+    ["CPU / invocation", (r) => r.user_us + r.sys_us],
+    ["user CPU / invocation", (r) => r.user_us],
+    ["wall time / invocation", (r) => r.wall_us],
+  ]) {
+    const [t, b] = [perInv("tdrt", f), perInv("floor", f)];
+    row("i C runtime client (tdrt)", metric, oneDecimal(t), oneDecimal(b), ratio(t, b));
+  }
+}
+
 function machine() {
   const git = spawnSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
   const dirty = spawnSync("git", ["-C", repo, "status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).stdout.trim() !== "";
@@ -830,6 +855,7 @@ async function main() {
     ["h", () => benchTables()],
     ["d", () => benchChurn()],
     ["e", () => benchDensity()],
+    ["i", () => benchRuntimeClient()],
   ];
   const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
   for (const [name, fn] of steps) {

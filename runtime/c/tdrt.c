@@ -116,7 +116,7 @@ static void rbuf_clear(struct rbuf *b)
 /* Empty, for reuse; given back if it grew large. */
 static void rbuf_trim(struct rbuf *b)
 {
-    if (b->cap > TDRT_KEEP_BYTES)
+    if (b->cap > TDRT_KEEP_BYTES + 1)
         rbuf_release(b);
     rbuf_clear(b);
 }
@@ -128,6 +128,11 @@ static int rbuf_reserve(struct rbuf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
+    if (b->len == 0 && b->data) {
+        /* A kept buffer too small for what comes next: what it holds is stale, so allocate
+         * afresh (exactly what is asked) rather than have realloc copy it. */
+        rbuf_release(b);
+    }
     /* Double (amortised appends), but never less than asked for: a reserve made from a
      * Content-Length allocates exactly that. */
     size_t ncap = b->cap <= SIZE_MAX / 2 ? b->cap * 2 : need;
@@ -289,8 +294,9 @@ static char *error_body(const char *type, const char *msg, size_t msg_len)
 enum { H_REQUEST_ID, H_DEADLINE, H_ARN, H_TRACE, H_CLIENT_CONTEXT, H_COGNITO, H_TENANT, H_COUNT };
 
 /* Rows of a fixed size, so a name is matched without measuring it: the field must be as long
- * as the row's text (a NUL right after it). */
-static const char header_names[H_COUNT][40] = {
+ * as the row's text (a NUL right after it). A row holds any name a field can (a longer one
+ * does not compile). */
+static const char header_names[H_COUNT][TDRT_HEADER_NAME_MAX + 1] = {
     [H_REQUEST_ID] = "Lambda-Runtime-Aws-Request-Id",
     [H_DEADLINE] = "Lambda-Runtime-Deadline-Ms",
     [H_ARN] = "Lambda-Runtime-Invoked-Function-Arn",
@@ -625,6 +631,7 @@ static void state_close(struct tdrt_state *s)
     rbuf_release(&s->head);
     rbuf_release(&s->path);
     rbuf_release(&s->next_head);
+    rbuf_release(&reply_value);
     s->configured = false;
 }
 
@@ -1317,11 +1324,14 @@ static void set_trace_env(const char *trace_id)
         (void)unsetenv(TRACE_VAR);
 }
 
-/* fflush(f) when something is buffered: most invocations print nothing. */
+/* fflush(f) when something is buffered: most invocations print nothing. Under the stream's
+ * lock, as fflush itself would be: a handler's own threads may be printing. */
 static void flush_pending(FILE *f)
 {
+    flockfile(f);
     if (__fpending(f) > 0)
-        (void)fflush(f);
+        (void)fflush_unlocked(f);
+    funlockfile(f);
 }
 
 int tdrt_run(tdrt_handler_fn handler, void *userdata)

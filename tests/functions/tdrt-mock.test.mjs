@@ -472,6 +472,39 @@ test("raw: a chunked /next answer (with extensions and trailers) is one event", 
     });
 });
 
+test("raw: tdrt reuses its buffers, and no invocation sees anything of the one before", async () => {
+    const pad = "y".repeat(70000); // over the 64 KiB a kept buffer may keep
+    const first = rawAnswer(
+        200,
+        invokeHeaders("r-1", { "Lambda-Runtime-Aws-Tenant-Id": "t".repeat(200), "Lambda-Runtime-Trace-Id": "Root=1-abc", "Lambda-Runtime-Client-Context": '{"c":1}' }),
+        `{"action":"ctx","pad":"${pad}"}`,
+        { chunks: 4093 },
+    );
+    // An interim answer's headers belong to no invocation.
+    const second = Buffer.concat([Buffer.from("HTTP/1.1 100 Continue\r\nLambda-Runtime-Aws-Tenant-Id: interim\r\n\r\n"), rawAnswer(200, invokeHeaders("r-2"), '{"action":"ctx"}')]);
+    // The last of duplicate headers wins, and a blank one counts as absent.
+    const third = rawAnswer(200, invokeHeaders("r-3", { "Lambda-Runtime-Aws-Tenant-Id": "first", "lambda-runtime-aws-tenant-id": " " }), '{"action":"ctx"}');
+    const script = [first, second, third, rawAnswer(200, invokeHeaders("r-4"), "")].flatMap((a) => [(req, sock) => sock.write(a), accepted()]);
+    await withRawApi(script, async (api) => {
+        const r = await run(BEHAVE, { mock: api });
+        const posts = api.requests.filter((q) => q.method === "POST");
+        assert.equal(posts.length, 4, r.stderr);
+        const [a, b, c] = posts.slice(0, 3).map((q) => json(q.body));
+        assert.equal(a.tenantId, "t".repeat(200));
+        assert.equal(a.traceId, "Root=1-abc");
+        assert.deepEqual(a.clientContext, { c: 1 });
+        assert.equal(b.awsRequestId, "r-2");
+        assert.equal(b.tenantId, null);
+        assert.equal(b.traceId, null);
+        assert.equal(b.clientContext, null);
+        assert.equal(c.awsRequestId, "r-3");
+        assert.equal(c.tenantId, null);
+        // an empty event after longer ones is still an empty, NUL-terminated string
+        assert.equal(posts[3].path, "/2018-06-01/runtime/invocation/r-4/error");
+        assert.equal(json(posts[3].body).errorType, "BehaveBadEvent", posts[3].body.toString());
+    });
+});
+
 test("raw: an answer dribbled a byte at a time; interim 100 Continue; header whitespace", async () => {
     const dribble = (buf) => async (req, sock) => {
         sock.setNoDelay(true);
