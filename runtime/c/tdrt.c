@@ -294,8 +294,8 @@ static char *error_body(const char *type, const char *msg, size_t msg_len)
 enum { H_REQUEST_ID, H_DEADLINE, H_ARN, H_TRACE, H_CLIENT_CONTEXT, H_COGNITO, H_TENANT, H_COUNT };
 
 /* Rows of a fixed size, so a name is matched without measuring it: the field must be as long
- * as the row's text (a NUL right after it). A row holds any name a field can (a longer one
- * does not compile). */
+ * as the row's text (a NUL right after it). A row holds any name a field can hold with room for
+ * its NUL; a name too long for a field could never be matched anyway. */
 static const char header_names[H_COUNT][TDRT_HEADER_NAME_MAX + 1] = {
     [H_REQUEST_ID] = "Lambda-Runtime-Aws-Request-Id",
     [H_DEADLINE] = "Lambda-Runtime-Deadline-Ms",
