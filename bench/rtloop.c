@@ -118,13 +118,14 @@ __attribute__((noreturn)) static void floor_client(int fd, size_t first_len)
     }
 }
 
-static pid_t start_client(int fd, char **argv, bool use_floor)
+static pid_t start_client(int fd, int server_fd, char **argv, bool use_floor)
 {
     pid_t pid = fork();
     if (pid < 0)
         die("fork");
     if (pid > 0)
         return pid;
+    close(server_fd); /* the floor never execs: only the server's end of the pair stays open */
     if (use_floor)
         floor_client(fd, event_len);
     /* the runtime: the socket as fd 3 (not close-on-exec), stderr quiet (at the end tdrt
@@ -198,7 +199,7 @@ int main(int argc, char **argv)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         die("socketpair");
-    pid_t pid = start_client(sv[1], argv + 2, use_floor);
+    pid_t pid = start_client(sv[1], sv[0], argv + 2, use_floor);
     close(sv[1]);
 
     static char out[sizeof(ACCEPTED) + sizeof(event)];

@@ -679,9 +679,15 @@ async function tablesSetup(d) {
 }
 
 // A process's user + system CPU time, in µs (/proc/<pid>/stat, clock ticks).
+// /proc/<pid>/stat's fields after the command name: [1] is the parent, [11] and [12] the user
+// and system time in clock ticks.
+function statFields(pid) {
+  return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+}
+const cpuOf = (fields) => ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+
 function cpuTimeUs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  return cpuOf(statFields(pid));
 }
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
@@ -720,14 +726,14 @@ function descendantsCpuUs(pid) {
     if (!/^[0-9]+$/.test(name)) continue;
     let fields;
     try {
-      fields = readFileSync(`/proc/${name}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      fields = statFields(name);
     } catch {
       continue; // gone meanwhile
     }
     const ppid = Number(fields[1]);
     if (!children.has(ppid)) children.set(ppid, []);
     children.get(ppid).push(Number(name));
-    cpu.set(Number(name), ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK);
+    cpu.set(Number(name), cpuOf(fields));
   }
   let total = 0;
   const todo = [...(children.get(pid) ?? [])];

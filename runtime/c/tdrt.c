@@ -340,11 +340,10 @@ static void invocation_reset(struct invocation *inv)
 
 static void invocation_release(struct invocation *inv)
 {
-    invocation_clear_headers(inv);
     for (size_t i = 0; i < H_COUNT; i++)
         rbuf_release(&inv->hv[i]);
     rbuf_release(&inv->event);
-    inv->overflow = false;
+    invocation_reset(inv);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1192,10 +1191,9 @@ int tdrt_response_set(struct tdrt_response *r, const void *data, size_t len,
         return -EINVAL;
     if (!content_type)
         content_type = TDRT_DEFAULT_CTYPE;
-    size_t ct_len = strnlen(content_type, TDRT_CONTENT_TYPE_MAX + 1);
-    if (ct_len == 0 || ct_len > TDRT_CONTENT_TYPE_MAX ||
-        !valid_header_value(content_type, TDRT_CONTENT_TYPE_MAX))
+    if (!*content_type || !valid_header_value(content_type, TDRT_CONTENT_TYPE_MAX))
         return -EINVAL;
+    size_t ct_len = strlen(content_type); /* at most TDRT_CONTENT_TYPE_MAX: just checked */
     if (len == SIZE_MAX)
         return -ENOMEM;
     char *copy = malloc(len + 1);
