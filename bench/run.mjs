@@ -432,7 +432,8 @@ async function benchThroughput(d, nginx2) {
 async function startPair(payload, body) {
   const daemons = [];
   for (let i = 0; i < 2; i++) {
-    const d = await startTenantd(["--max-environments", "256"]);
+    // uids of their own: the first daemon's environments still exist
+    const d = await startTenantd(["--max-environments", "256", "--uid-base", String(3_000_000 + (i + 1) * 65536)]);
     await deploy(d);
     daemons.push(d);
   }

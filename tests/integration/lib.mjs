@@ -2,7 +2,7 @@
 // run time, talk to it with the real AWS SDK, build function packages, clean up everything.
 import { spawn, execFileSync } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, chmodSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, chmodSync, openSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,11 +24,36 @@ export const mkzipBin = join(buildDir, "tests/tools/mkzip");
 
 export const ROLE = "arn:aws:iam::000000000000:role/tenantd-test";
 
-// Each daemon of a test run gets its own range of sandbox uids.
-let uidBlock = 0;
+// Each daemon gets its own range of sandbox uids, also against the daemons of test files running
+// at the same time in other processes: two daemons sharing uids would see each other's
+// environments in sandboxProcesses and share the kernel's per-uid limits. (A range used to be
+// picked from the pid modulo 500, and two files whose pids matched collided.) A range is claimed
+// by creating a file named after it exclusively, and given back when the process exits; ranges
+// from 3,000,000 up, below 2^32.
+const UID_CLAIMS = join(tmpdir(), "tenantd-test-uid-ranges");
+const UID_RANGES = 60000;
+const uidClaimed = [];
+let uidNext = (process.pid * 7919) % UID_RANGES;
+process.on("exit", () => {
+  for (const file of uidClaimed) rmSync(file, { force: true });
+});
+
 function nextUidBase() {
-  uidBlock += 1;
-  return 3_000_000 + ((process.pid % 500) * 20 + uidBlock) * 65536;
+  mkdirSync(UID_CLAIMS, { recursive: true });
+  for (let tries = 0; tries < UID_RANGES; tries++) {
+    const range = uidNext;
+    uidNext = (uidNext + 1) % UID_RANGES;
+    const file = join(UID_CLAIMS, String(range));
+    try {
+      closeSync(openSync(file, "wx"));
+    } catch (e) {
+      if (e.code === "EEXIST") continue; // another process's (or left by a killed run)
+      throw e;
+    }
+    uidClaimed.push(file);
+    return 3_000_000 + range * 65536;
+  }
+  throw new Error("no free range of sandbox uids");
 }
 
 export function zipPath(rel) {

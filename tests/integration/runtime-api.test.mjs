@@ -844,7 +844,12 @@ test("the environment limit: throttling, eviction of idle environments, queued e
     assert.equal(ra.json.tenant, "lim-a");
     assert.equal(rb.json.tenant, "lim-b");
 
-    // Both idle now. Touch lim-a so that lim-b is the least recently used.
+    // Both idle now: an environment is idle (and its last use recorded) when its runtime asks for
+    // the next event, which this Node runtime does after its answer, so possibly after the
+    // caller has it; under load, lim-b's could come after lim-a is touched below. Wait for both.
+    const envStats = async () => (await (await signedFetch(d3, "/tenantd/stats")).json()).environments;
+    await waitFor(async () => (await envStats()).idle === 2, 5000, "both environments idle");
+    // Touch lim-a so that lim-b is the least recently used.
     const a2 = await inv("lim-a", { op: "tmp-list" });
     assert.equal(a2.json.instance, ra.json.instance);
     // A third tenant evicts an idle environment instead of being refused.
