@@ -10,7 +10,7 @@ DEBIAN_PACKAGES=(
   libcurl4-openssl-dev libcmocka-dev libgmp-dev libseccomp-dev libcap-dev liburiparser-dev libxml2-dev zlib1g-dev
   libsodium-dev
   autoconf automake libtool g++ make
-  wrk nginx-light node-llhttp
+  wrk nginx-light node-llhttp strace
   nodejs
 )
 

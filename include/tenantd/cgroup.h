@@ -36,8 +36,11 @@ int td_cgroup_path_in(const char *proc_cgroup, const char *controller, char *out
 
 int td_cgroup_create(struct td_cgroups *m, const char *name, const struct td_cgroup_limits *l,
                      struct td_cgroup **ret);
-/* Move a process (and so its future children) into the cgroup. */
-int td_cgroup_attach(struct td_cgroup *cg, pid_t pid);
+/* The cgroup.procs files of the cgroup (one per hierarchy), opened for writing: writing a pid
+ * to each moves the process (and so its future children) into the cgroup. The launcher does
+ * that, because the move can wait milliseconds for the kernel (an RCU grace period). */
+#define TD_CGROUP_MAX_HIERARCHIES 3
+int td_cgroup_open_procs(struct td_cgroup *cg, int fds[TD_CGROUP_MAX_HIERARCHIES], size_t *ret_n);
 /* Peak memory use since creation, in bytes. */
 int td_cgroup_peak_memory(struct td_cgroup *cg, uint64_t *ret);
 /* How many processes the OOM killer has killed in it. */

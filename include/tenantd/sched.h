@@ -94,6 +94,7 @@ struct td_sched_config {
     uint16_t api_port;
     const struct td_seccomp_filter *seccomp; /* the runtimes' filter (NULL: none) */
     struct td_cgroups *cgroups;              /* per-environment cgroups (NULL: none) */
+    struct td_launcher *launcher;            /* clones the environments */
 };
 
 struct td_sched_stats {
@@ -111,6 +112,8 @@ int td_sched_new(uv_loop_t *loop, const struct td_sched_config *cfg,
 void td_sched_set_env_server(struct td_sched *s, struct td_http_server *env_server);
 /* Kill every environment, fail every invocation; done() runs once all are reaped. */
 void td_sched_shutdown(struct td_sched *s, void (*done)(void *), void *arg);
+/* The launcher has exited: environments it had not reported yet never will be; end them. */
+void td_sched_launcher_gone(struct td_sched *s);
 void td_sched_free(struct td_sched *s);
 void td_sched_get_stats(const struct td_sched *s, struct td_sched_stats *out);
 

@@ -27,6 +27,7 @@
 #include "tenantd/awsquery.h"
 #include "tenantd/log.h"
 #include "tenantd/route.h"
+#include "tenantd/sandbox.h"
 #include "tenantd/seccomp.h"
 #include "tenantd/sigv4.h"
 
@@ -509,6 +510,7 @@ static int start_sched(struct td_daemon *d)
         .api_port = 9001,
         .seccomp = &d->seccomp,
         .cgroups = d->cgroups,
+        .launcher = d->launcher,
     };
     return td_sched_new(&d->loop, &sc, NULL, &d->svc.sched);
 }
@@ -526,6 +528,7 @@ static void finish_stop(struct td_daemon *d)
     uv_close((uv_handle_t *)&d->sigint, NULL);
     td_sched_free(d->svc.sched);
     d->svc.sched = NULL;
+    uv_close((uv_handle_t *)&d->launcher_poll, NULL);
 }
 
 /* Give the answers to in-flight requests a moment to reach their clients. */
@@ -543,15 +546,37 @@ static void on_envs_stopped(void *arg)
     uv_timer_start(&d->drain, on_drain, 0, 20);
 }
 
+static void stop(struct td_daemon *d)
+{
+    d->stopping = true;
+    td_http_server_quiesce(d->api);
+    td_sched_shutdown(d->svc.sched, on_envs_stopped, d);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct td_daemon *d = h->data;
     if (d->stopping)
         return;
-    d->stopping = true;
     td_log_info("received %s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    td_http_server_quiesce(d->api);
-    td_sched_shutdown(d->svc.sched, on_envs_stopped, d);
+    stop(d);
+}
+
+/* The launcher never exits while the daemon runs. Without it no environment can be created,
+ * which would go unnoticed while the warm ones keep answering: stop, so that whatever
+ * supervises the daemon starts it again. */
+static void on_launcher_exit(uv_poll_t *h, int status, int events)
+{
+    struct td_daemon *d = h->data;
+    (void)status;
+    (void)events;
+    uv_poll_stop(h);
+    td_sched_launcher_gone(d->svc.sched);
+    if (d->stopping)
+        return;
+    td_log_error("the environment launcher exited: no environment can be created; stopping");
+    d->failed = true;
+    stop(d);
 }
 
 /* Fill the tenant-neutral pools of the functions loaded at start. */
@@ -629,6 +654,47 @@ static int start_iam(struct td_daemon *d)
     return 0;
 }
 
+static int open_cgroups(struct td_daemon *d)
+{
+    int r = td_cgroups_open(&d->cgroups);
+    if (r == 0) {
+        td_log_info("environments get cgroup %s limits", td_cgroups_version(d->cgroups));
+        return 0;
+    }
+    /* Without cgroups one tenant's environment could exhaust the host's memory or pids for
+     * every other tenant: only an explicit opt-out runs that way. */
+    if (!d->cfg->allow_no_cgroups) {
+        td_log_error("no usable cgroup controllers (%s): environments would run without memory, "
+                     "pids and CPU limits; give the daemon a delegated cgroup "
+                     "(docs/security.md), or start it with --allow-no-cgroups",
+                     strerror(-r));
+        return r;
+    }
+    td_log_warn("no usable cgroup controllers (%s): environments run without memory, pids and "
+                "CPU limits (--allow-no-cgroups)",
+                strerror(-r));
+    return 0;
+}
+
+/* Every environment is a copy of the launcher: it is started before the daemon opens its
+ * database or loads a key, and after the daemon has moved to its own cgroup (the launcher
+ * shares it; the daemon must be alone there to move). */
+static int start_launcher(struct td_daemon *d)
+{
+    int r = td_launcher_start(&d->launcher);
+    if (r < 0)
+        td_log_error("cannot start the environment launcher: %s", strerror(-r));
+    return r;
+}
+
+static void watch_launcher(struct td_daemon *d)
+{
+    uv_poll_init(&d->loop, &d->launcher_poll, td_launcher_pidfd(d->launcher));
+    d->launcher_poll.data = d;
+    uv_poll_start(&d->launcher_poll, UV_READABLE, on_launcher_exit);
+    uv_unref((uv_handle_t *)&d->launcher_poll); /* it never keeps the loop alive */
+}
+
 static int daemon_start(struct td_daemon *d)
 {
     char db[PATH_MAX + 16];
@@ -637,6 +703,8 @@ static int daemon_start(struct td_daemon *d)
         td_log_error("cannot use the state directory '%s': %s", d->cfg->state_dir, strerror(-r));
         return r;
     }
+    if ((r = open_cgroups(d)) < 0 || (r = start_launcher(d)) < 0)
+        return r;
     snprintf(db, sizeof(db), "%s/tenantd.db", d->state_dir);
     if ((r = td_store_open(db, &d->svc.store)) < 0) {
         td_log_error("cannot open '%s': %s", db, strerror(-r));
@@ -649,21 +717,6 @@ static int daemon_start(struct td_daemon *d)
     td_sigv4_key_cache_init(&d->key_cache);
     if ((r = start_iam(d)) < 0)
         return r;
-    if ((r = td_cgroups_open(&d->cgroups)) < 0) {
-        /* Without cgroups one tenant's environment could exhaust the host's memory or pids
-         * for every other tenant: only an explicit opt-out runs that way. */
-        if (!d->cfg->allow_no_cgroups) {
-            td_log_error("no usable cgroup controllers (%s): environments would run without "
-                         "memory, pids and CPU limits; give the daemon a delegated cgroup "
-                         "(docs/security.md), or start it with --allow-no-cgroups",
-                         strerror(-r));
-            return r;
-        }
-        td_log_warn("no usable cgroup controllers (%s): environments run without memory, pids "
-                    "and CPU limits (--allow-no-cgroups)",
-                    strerror(-r));
-    } else
-        td_log_info("environments get cgroup %s limits", td_cgroups_version(d->cgroups));
     if ((r = td_seccomp_build(&d->seccomp)) < 0) {
         td_log_error("cannot compile the environments' seccomp filter: %s", strerror(-r));
         return r;
@@ -701,6 +754,7 @@ static int daemon_start(struct td_daemon *d)
     d->sigterm.data = d->sigint.data = d->drain.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
+    watch_launcher(d);
     return announce(d);
 }
 
@@ -745,6 +799,8 @@ int td_daemon_run(const struct td_daemon_config *cfg)
         if (d->envs)
             td_http_server_free(d->envs);
         td_sched_free(d->svc.sched);
+        if (d->launcher_poll.data) /* watched already */
+            uv_close((uv_handle_t *)&d->launcher_poll, NULL);
         uv_run(&d->loop, UV_RUN_NOWAIT);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -761,9 +817,11 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     td_store_close(d->svc.store);
     td_keys_release(&d->keys);
     td_seccomp_release(&d->seccomp);
+    td_launcher_stop(d->launcher); /* after the environments: they may be launching */
     td_cgroups_close(d->cgroups);
+    bool failed = d->failed;
     free(d);
     if (r == 0)
         td_log_info("stopped");
-    return r == 0 ? 0 : 1;
+    return r == 0 && !failed ? 0 : 1;
 }

@@ -34,6 +34,8 @@ struct td_daemon {
     struct td_sigv4_key_cache key_cache;
     struct td_seccomp_filter seccomp;
     struct td_cgroups *cgroups;
+    struct td_launcher *launcher; /* clones the environments (src/sandbox/launcher.c) */
+    uv_poll_t launcher_poll;      /* its end */
     struct td_services svc;
     struct td_tables *tables; /* the table service */
     struct td_session_keys session_keys;
@@ -53,6 +55,7 @@ struct td_daemon {
     uv_prepare_t log_flush; /* writes the log buffer out before the loop waits */
     int64_t drain_deadline_ms;
     bool stopping;
+    bool failed; /* stopping because something it cannot do without is gone: exit status 1 */
 };
 
 /* Who sent a request: the node's long-term key (the operator: everything is allowed) or a role

@@ -494,14 +494,22 @@ int td_cgroup_create(struct td_cgroups *m, const char *name, const struct td_cgr
     return 0;
 }
 
-int td_cgroup_attach(struct td_cgroup *cg, pid_t pid)
+_Static_assert(CTRL_COUNT <= TD_CGROUP_MAX_HIERARCHIES, "room for every v1 hierarchy");
+
+int td_cgroup_open_procs(struct td_cgroup *cg, int fds[TD_CGROUP_MAX_HIERARCHIES], size_t *ret_n)
 {
-    char text[24];
-    snprintf(text, sizeof(text), "%d", (int)pid);
+    *ret_n = 0;
     for (int i = 0; i < cg->m->n_bases; i++) {
-        int r = write_file(cg->path[i], "cgroup.procs", text);
-        if (r < 0)
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", cg->path[i]);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int r = -errno;
+            while (*ret_n > 0)
+                close(fds[--*ret_n]);
             return r;
+        }
+        fds[(*ret_n)++] = fd;
     }
     return 0;
 }

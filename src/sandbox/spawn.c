@@ -1,14 +1,16 @@
 /* Environment creation.
  *
- * The daemon calls clone3() with new PID, mount, network, IPC, UTS and cgroup namespaces. The
- * child becomes PID 1 of its namespace and stays a copy of the daemon (no exec: that would cost
- * a glibc start-up here). It builds the root filesystem, brings up loopback, binds the
- * environment's API socket and passes it to the daemon over a socketpair, then forks the
- * runtime, which drops to an unprivileged uid and execs. PID 1 then only reaps: when the runtime
- * exits it kills whatever is left in the namespace and exits with the runtime's status.
+ * The launcher (launcher.c) calls clone3() with new PID, mount, network, IPC, UTS and cgroup
+ * namespaces, the child being the daemon's (CLONE_PARENT). The child becomes PID 1 of its
+ * namespace and stays a copy of the launcher (no exec: that would cost a glibc start-up here).
+ * Once the launcher has written its id maps and moved it into its cgroup, and the daemon has
+ * said go, it builds the root filesystem, brings up loopback, binds the environment's API
+ * socket and passes it to the daemon over the sync socket, then
+ * forks the runtime, which drops to an unprivileged uid and execs. PID 1 then only reaps: when
+ * the runtime exits it kills whatever is left in the namespace and exits with the runtime's
+ * status.
  *
- * The daemon is single-threaded, so the child may use libc freely; it still touches nothing of
- * the daemon's state and ends in _exit().
+ * The launcher is single-threaded, so the child may use libc freely; it ends in _exit().
  */
 #include "tenantd/sandbox.h"
 
@@ -37,21 +39,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox_internal.h"
 #include "tenantd/cleanup.h"
 #include "tenantd/log.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-
-/* Messages from the child over the sync socket. */
-struct sync_msg {
-    int32_t kind; /* MSG_* */
-    int32_t err;  /* errno of a failed step */
-    char step[48];
-};
-
-enum { MSG_LISTENER = 1, MSG_EXEC_OK, MSG_EXEC_FAILED, MSG_FAILED };
 
 /* ---- child side ---- */
 
@@ -500,8 +494,8 @@ static void set_first_pid(pid_t first)
     }
 }
 
-/* The daemon writes the user namespace's id maps and moves the child into its cgroup, then
- * says go. */
+/* The launcher writes the user namespace's id maps and moves the child into its cgroup; then
+ * the daemon, told so, says go. */
 static void wait_for_maps(struct child_ctx *c)
 {
     char go;
@@ -528,7 +522,7 @@ static void close_sources(struct sources *src)
 }
 
 /* PID 1 keeps only what reaping needs: CAP_KILL (its runtime runs under another uid), and
- * nobody may read its memory (it is a copy of the daemon's). */
+ * nobody may read its memory (it is a copy of the launcher's). */
 static void restrict_init(struct child_ctx *c)
 {
     CHECK(c, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "init not dumpable");
@@ -574,8 +568,8 @@ static void child_main(struct child_ctx *c)
     set_first_pid(spec->first_pid);
     int pipefd[2];
     CHECK(c, pipe2(pipefd, O_CLOEXEC), "exec status pipe");
-    /* _Fork, not fork: the daemon's pthread_atfork handlers (libuv re-creates its signal pipe
-     * on descriptors that are ours in this process) must not run here. */
+    /* _Fork, not fork: pthread_atfork handlers inherited from the daemon (libuv re-creates its
+     * signal pipe on descriptors that are ours in this process) must not run here. */
     pid_t pid = _Fork();
     CHECK(c, pid, "fork runtime");
     if (pid == 0) {
@@ -603,7 +597,7 @@ static void child_main(struct child_ctx *c)
 }
 
 /* Keep only the sync socket, the log pipe and the runtime's API socket: the child must not hold
- * the daemon's other descriptors (client connections, other environments' sockets). Each is
+ * the launcher's other descriptors (its socket to the daemon). Each is
  * first moved out of the way (1000+) so that renumbering cannot overwrite another. */
 static int keep_only(struct child_ctx *c)
 {
@@ -624,39 +618,7 @@ static int keep_only(struct child_ctx *c)
     return (int)syscall(SYS_close_range, 3 + TD_ARRAY_SIZE(fds), ~0U, 0);
 }
 
-/* ---- daemon side ---- */
-
-/* One message from the child; -EAGAIN when none is there yet. */
-static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
-{
-    struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = control.buf,
-                         .msg_controllen = sizeof(control.buf)};
-    ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (got < 0)
-        return -errno;
-    if (got == 0)
-        return -EPIPE; /* the child went away before it finished */
-    if (got != sizeof(*m))
-        return -EPROTO;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            int fd_in;
-            memcpy(&fd_in, CMSG_DATA(cm), sizeof(int));
-            if (ret_fd && *ret_fd < 0)
-                *ret_fd = fd_in;
-            else
-                close(fd_in);
-        }
-    }
-    return 0;
-}
+/* ---- launcher side ---- */
 
 /* The sandbox user (and nothing else) inside maps to the environment's own uid and gid
  * outside; root inside maps to no one. The child waits for these before it does anything. */
@@ -679,28 +641,60 @@ static int write_id_maps(pid_t pid, uid_t uid, gid_t gid)
     return r < 0 ? r : write_map(pid, "gid_map", TD_SANDBOX_GID, (unsigned)gid);
 }
 
-int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
+/* Into the environment's cgroup, before it runs anything. */
+static int attach_cgroup(const struct launch_request *req, pid_t pid)
 {
-    int sp[2];
-    *sb = (struct td_sandbox){.pidfd = -1, .api_fd = -1, .sync_fd = -1, .step = "socketpair"};
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-        return -errno;
-    _cleanup_close_ int parent_fd = sp[0];
-    _cleanup_close_ int child_fd = sp[1];
+    char text[24];
+    int len = snprintf(text, sizeof(text), "%d", (int)pid);
+    for (unsigned i = 0; i < req->n_cgroup_procs; i++)
+        if (write(req->cgroup_procs[i], text, (size_t)len) != len)
+            return errno ? -errno : -EIO;
+    return 0;
+}
 
+static int send_with_fd(int sock, const struct sync_msg *m, int fd)
+{
+    struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+void sandbox_report_failure(int child_fd, const char *step, int err)
+{
+    struct sync_msg m = {.kind = MSG_FAILED, .err = err};
+    snprintf(m.step, sizeof(m.step), "%s", step);
+    (void)send(child_fd, &m, sizeof(m), MSG_NOSIGNAL);
+}
+
+int sandbox_clone(const struct launch_request *req, int child_fd)
+{
+    const struct td_sandbox_spec *spec = &req->spec;
     int pidfd = -1;
     struct clone_args args = {
-        .flags = CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
-                 CLONE_NEWIPC | CLONE_NEWUTS,
+        .flags = CLONE_PIDFD | CLONE_PARENT | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID |
+                 CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS,
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
-        .exit_signal = SIGCHLD,
+        .exit_signal = 0, /* CLONE_PARENT: the launcher's own exit signal (SIGCHLD) is used */
     };
-    sb->step = "clone3";
-    td_log_flush(); /* the child must not inherit (and one day write) the daemon's pending lines */
+    td_log_flush(); /* the child must not inherit (and one day write) pending lines */
     long pid = syscall(SYS_clone3, &args, sizeof(args));
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        (void)prctl(PR_SET_NAME, "tenantd-env", 0, 0, 0); /* not the launcher, in ps */
         struct child_ctx c = {.spec = spec,
                               .sync_fd = child_fd,
                               .log_fd = spec->log_fd,
@@ -710,26 +704,120 @@ int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
         child_main(&c);
         _exit(TD_SANDBOX_EXIT_SETUP);
     }
-    sb->pid = (pid_t)pid;
-    sb->pidfd = pidfd;
-    sb->sync_fd = TAKE_FD(parent_fd);
-    sb->step = "user namespace maps";
-    int r = write_id_maps(sb->pid, spec->uid, spec->gid);
-    if (r == 0 && spec->cgroup) {
-        sb->step = "cgroup";
-        r = td_cgroup_attach(spec->cgroup, sb->pid);
+    /* The child waits for the daemon's go, which comes only after this message. A failure
+     * from here on is reported with the pidfd, for the daemon to kill and reap its child. */
+    struct sync_msg m = {.kind = MSG_STARTED, .pid = (int32_t)pid};
+    const char *step = "user namespace maps";
+    int r = write_id_maps((pid_t)pid, spec->uid, spec->gid);
+    if (r == 0) {
+        step = "cgroup";
+        r = attach_cgroup(req, (pid_t)pid);
     }
-    if (r == 0 && send(sb->sync_fd, "g", 1, MSG_NOSIGNAL) != 1)
-        r = -errno;
     if (r < 0) {
-        siginfo_t info;
-        (void)td_sandbox_kill(sb);
-        (void)waitid(P_PIDFD, (id_t)sb->pidfd, &info, WEXITED);
-        td_sandbox_close(sb);
+        m.err = -r;
+        snprintf(m.step, sizeof(m.step), "%s", step);
+    }
+    r = send_with_fd(child_fd, &m, pidfd);
+    if (r < 0) /* the daemon gave the environment up: it must not run unseen */
+        (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    close(pidfd);
+    return r;
+}
+
+/* ---- daemon side ---- */
+
+/* One message from the sync socket, and the descriptor it carried (else -1); -EAGAIN when none
+ * is there yet. */
+static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
+{
+    struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    *ret_fd = -1;
+    ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (got < 0)
+        return -errno;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int fd_in;
+            memcpy(&fd_in, CMSG_DATA(cm), sizeof(int));
+            if (*ret_fd < 0)
+                *ret_fd = fd_in;
+            else
+                close(fd_in);
+        }
+    }
+    if (got == 0)
+        return -EPIPE; /* the child (or the launcher) went away before it finished */
+    if (got != sizeof(*m) || (msg.msg_flags & MSG_CTRUNC)) {
+        if (*ret_fd >= 0)
+            close(*ret_fd);
+        *ret_fd = -1;
+        return -EPROTO;
+    }
+    return 0;
+}
+
+static void close_all(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
+{
+    int sp[2], procs[TD_CGROUP_MAX_HIERARCHIES];
+    size_t n_procs = 0;
+    *sb = (struct td_sandbox){.pidfd = -1, .api_fd = -1, .sync_fd = -1, .step = "cgroup"};
+    if (!spec->launcher)
+        return -EINVAL;
+    int r = spec->cgroup ? td_cgroup_open_procs(spec->cgroup, procs, &n_procs) : 0;
+    if (r < 0)
+        return r;
+    sb->step = "socketpair";
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+        r = -errno;
+        close_all(procs, n_procs);
         return r;
     }
-    sb->step = "set-up";
+    _cleanup_close_ int parent_fd = sp[0];
+    _cleanup_close_ int child_fd = sp[1]; /* the launcher's (then the child's) from now on */
+    sb->step = "launcher";
+    r = td_launcher_request(spec->launcher, spec, child_fd, procs, (unsigned)n_procs);
+    close_all(procs, n_procs);
+    if (r < 0)
+        return r;
+    sb->sync_fd = TAKE_FD(parent_fd);
+    sb->step = "clone3";
     return 0;
+}
+
+/* The init exists, in its cgroup and with its id maps: the go. */
+static int on_started(struct td_sandbox *sb, struct sync_msg *m, int pidfd, char *failed_step,
+                      size_t size)
+{
+    if (pidfd < 0 || m->pid <= 0 || sb->pidfd >= 0) {
+        if (pidfd >= 0)
+            close(pidfd);
+        sb->step = "clone report";
+        return -EPROTO;
+    }
+    sb->pid = (pid_t)m->pid;
+    sb->pidfd = pidfd;
+    if (m->err) {
+        m->step[sizeof(m->step) - 1] = '\0';
+        snprintf(failed_step, size, "%s", m->step);
+        sb->step = failed_step;
+        return m->err > 0 ? -m->err : -EIO;
+    }
+    sb->step = "set-up";
+    return send(sb->sync_fd, "g", 1, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
 int td_sandbox_progress(struct td_sandbox *sb)
@@ -737,7 +825,8 @@ int td_sandbox_progress(struct td_sandbox *sb)
     static char failed_step[64];
     for (;;) {
         struct sync_msg m;
-        int r = recv_msg(sb->sync_fd, &m, &sb->api_fd);
+        int fd;
+        int r = recv_msg(sb->sync_fd, &m, &fd);
         if (r == -EAGAIN || r == -EINTR)
             return 0;
         if (r < 0) {
@@ -745,12 +834,25 @@ int td_sandbox_progress(struct td_sandbox *sb)
             return r;
         }
         switch (m.kind) {
+        case MSG_STARTED:
+            if ((r = on_started(sb, &m, fd, failed_step, sizeof(failed_step))) < 0)
+                return r;
+            continue;
         case MSG_LISTENER:
-            if (sb->api_fd < 0) {
+            if (fd < 0 || sb->api_fd >= 0 || sb->pidfd < 0) {
+                if (fd >= 0)
+                    close(fd);
                 sb->step = "api socket";
                 return -EPROTO;
             }
+            sb->api_fd = fd;
             continue;
+        default:
+            break;
+        }
+        if (fd >= 0)
+            close(fd);
+        switch (m.kind) {
         case MSG_EXEC_OK:
         case MSG_EXEC_FAILED:
             /* With a failed exec the environment exists, and ends at once. */

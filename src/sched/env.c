@@ -502,7 +502,8 @@ static void env_close(struct td_env *env)
     td_map_remove(env->sched->envs, &env->id, sizeof(env->id));
     td_list_remove(&env->all_link);
     close_setup_poll(env);
-    uv_close((uv_handle_t *)&env->pid_poll, env_handle_closed);
+    if (env->pid_poll_open)
+        uv_close((uv_handle_t *)&env->pid_poll, env_handle_closed);
     if (env->api_poll_open)
         uv_close((uv_handle_t *)&env->api_poll, env_handle_closed);
     uv_close((uv_handle_t *)&env->log_poll, env_handle_closed);
@@ -671,13 +672,28 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- starting ---- */
 
-/* The sandbox reports its set-up: the API socket, then the runtime's exec. */
+/* The launcher has cloned the init: watch for its end. One killed meanwhile (an init timeout,
+ * shutdown) is killed now that it can be. */
+static void watch_init(struct td_env *env)
+{
+    uv_poll_init(env->sched->loop, &env->pid_poll, env->sb.pidfd);
+    env->pid_poll.data = env;
+    env->pid_poll_open = true;
+    env->open_handles++;
+    uv_poll_start(&env->pid_poll, UV_READABLE, on_exit_ready);
+    if (env->state == ENV_DEAD)
+        (void)td_sandbox_kill(&env->sb);
+}
+
+/* The sandbox reports its set-up: the init's pidfd, the API socket, then the runtime's exec. */
 static void on_setup(uv_poll_t *h, int status, int events)
 {
     struct td_env *env = h->data;
     (void)status;
     (void)events;
     int r = td_sandbox_progress(&env->sb);
+    if (env->sb.pidfd >= 0 && !env->pid_poll_open)
+        watch_init(env);
     if (env->sb.api_fd >= 0 && !env->api_poll_open) {
         uv_poll_init(env->sched->loop, &env->api_poll, env->sb.api_fd);
         env->api_poll.data = env;
@@ -693,13 +709,33 @@ static void on_setup(uv_poll_t *h, int status, int events)
         env->spawn_us = td_mono_us() - env->created_us;
         return;
     }
-    td_log_error("cannot create an environment for '%s': %s: %s", env->fn->cfg.name,
-                 env->sb.step ? env->sb.step : "set-up", strerror(-r));
+    if (env->state != ENV_DEAD) /* else killed on purpose, and its set-up cut short */
+        td_log_error("cannot create an environment for '%s': %s: %s", env->fn->cfg.name,
+                     env->sb.step ? env->sb.step : "set-up", strerror(-r));
     if (env->inv)
         env_fail_invocation(env, "Sandbox.Failure",
                             "RequestId: %s Error: the execution environment could not be created",
                             env->inv->request_id);
     env_kill(env, KILL_SETUP);
+    if (!env->pid_poll_open) /* no process was created: nothing to reap */
+        env_close(env);
+}
+
+void env_abandon_launch(struct td_env *env)
+{
+    if (!env->setup_poll_open || env->pid_poll_open)
+        return;
+    on_setup(&env->setup_poll, 0, UV_READABLE); /* what the launcher sent before it went */
+    if (!env->setup_poll_open || env->pid_poll_open)
+        return;
+    /* A child it cloned and did not report reads end of file on its sync socket when this
+     * closes it, and exits; the daemon, stopping, leaves it to init. */
+    if (env->inv)
+        env_fail_invocation(env, "Sandbox.Failure",
+                            "RequestId: %s Error: the execution environment could not be created",
+                            env->inv->request_id);
+    env_kill(env, KILL_SETUP);
+    env_close(env);
 }
 
 static int take_slot(struct td_sched *s, unsigned *ret)
@@ -803,6 +839,7 @@ static int spawn_sandbox(struct td_sched *s, struct td_env *env, int log_write_f
         .runtime_api_fd = runtime_end,
         .api_port = s->cfg.api_port,
         .hostname = "sandbox",
+        .launcher = s->cfg.launcher,
         .seccomp = s->cfg.seccomp,
         .cgroup = env->cg,
         /* Consecutive environments start their pids 97 apart (97 is prime to the 30000-wide
@@ -874,15 +911,13 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
     s->live++;
     s->created++;
 
-    uv_poll_init(s->loop, &env->pid_poll, env->sb.pidfd);
     uv_poll_init(s->loop, &env->setup_poll, env->sb.sync_fd);
     uv_poll_init(s->loop, &env->log_poll, env->log_fd);
     uv_timer_init(s->loop, &env->timer);
-    env->pid_poll.data = env->setup_poll.data = env->api_poll.data = env;
+    env->setup_poll.data = env->api_poll.data = env;
     env->log_poll.data = env->timer.data = env;
-    env->open_handles = 4;
+    env->open_handles = 3; /* and pid_poll, once the init exists (watch_init) */
     env->setup_poll_open = true;
-    uv_poll_start(&env->pid_poll, UV_READABLE, on_exit_ready);
     uv_poll_start(&env->setup_poll, UV_READABLE, on_setup);
     uv_poll_start(&env->log_poll, UV_READABLE, on_log);
     uv_timer_start(&env->timer, on_timer, (uint64_t)s->cfg.init_timeout_s * 1000, 0);
@@ -1000,6 +1035,8 @@ static void next_gone(struct td_http_request *req, void *owner)
 static void find_runtime_pid(struct td_env *env)
 {
     char path[96];
+    if (env->sb.pid <= 0)
+        return;
     snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)env->sb.pid, (int)env->sb.pid);
     _cleanup_fclose_ FILE *f = fopen(path, "re");
     int pid;

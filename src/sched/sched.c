@@ -543,6 +543,15 @@ void td_sched_shutdown(struct td_sched *s, void (*done)(void *), void *arg)
     maybe_shutdown_done(s);
 }
 
+void td_sched_launcher_gone(struct td_sched *s)
+{
+    struct td_list *pos, *tmp;
+    td_list_foreach_safe(pos, tmp, &s->all)
+    {
+        env_abandon_launch(td_container_of(pos, struct td_env, all_link));
+    }
+}
+
 /* Called by env.c once an environment is completely freed. */
 void sched_env_freed(struct td_sched *s)
 {

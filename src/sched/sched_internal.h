@@ -41,10 +41,11 @@ struct td_env {
     enum env_kill_reason kill_reason;
     struct td_sandbox sb;
     struct td_cgroup *cg; /* its cgroup, or NULL when the node has none */
-    uv_poll_t pid_poll;
+    uv_poll_t pid_poll;   /* once the launcher has reported the init (pid_poll_open) */
     uv_poll_t api_poll;
     uv_poll_t log_poll;
     uv_poll_t setup_poll; /* the sandbox's set-up reports, until complete */
+    bool pid_poll_open;
     bool api_poll_open;
     bool setup_poll_open;
     uv_timer_t timer; /* init limit or invocation deadline */
@@ -127,6 +128,8 @@ int env_start(struct td_sched *s, struct td_pool *pool, struct td_function *fn, 
               struct td_env **ret);
 void env_assign(struct td_env *env, struct td_invocation *inv);
 void env_kill(struct td_env *env, enum env_kill_reason why);
+/* The launcher is gone: give the environment up if the launcher never reported its init. */
+void env_abandon_launch(struct td_env *env);
 void env_fail_invocation(struct td_env *env, const char *error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { startDaemon, createFunction, invoke, readZip, payload, sleep } from "./lib.mjs";
 
@@ -51,6 +52,48 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
     await d.stop();
   });
 }
+
+// The launcher (the process that clones environments) never ends while the daemon runs; if it
+// does, no environment can be created any more: the daemon stops, with exit status 1 for its
+// supervisor, and leaves no environment behind, not even one the launcher had cloned and not yet
+// reported (strace holds the launcher in that report's sendmsg while it is killed).
+test("the launcher's end stops the daemon: every environment is killed and reaped, exit 1", async () => {
+  const d = await startDaemon();
+  let tracer;
+  try {
+    await createFunction(d.lambda, { FunctionName: "l", Code: { ZipFile: readZip("tests/functions/behave.zip") }, ...TENANCY });
+    for (const t of ["a", "b"]) await invoke(d.lambda, { FunctionName: "l", TenantId: t, Payload: payload({ action: "echo" }) });
+    const comm = (pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    const envs = () => children(d.proc.pid).filter((c) => comm(c.pid) === "tenantd-env").length;
+    await sleep(300); // the prewarmed environments' launches are over (a clone is briefly named so)
+    const launchers = children(d.proc.pid).filter((c) => comm(c.pid) === "tenantd-launch");
+    assert.equal(launchers.length, 1, "one launcher, a child of the daemon");
+    assert.ok(envs() >= 2, "environments are the daemon's children");
+    tracer = spawn("strace", ["-p", String(launchers[0].pid), "-e", "trace=sendmsg", "-e", "inject=sendmsg:delay_enter=20000000", "-o", "/dev/null"], { stdio: ["ignore", "ignore", "pipe"] });
+    let traced = "";
+    tracer.stderr.on("data", (b) => (traced += b));
+    for (let i = 0; i < 100 && !traced.includes("attached"); i++) await sleep(50);
+    assert.match(traced, /attached/, "strace attached to the launcher");
+    const before = envs();
+    const arriving = d.lambda.send(new InvokeCommand({ FunctionName: "l", TenantId: "new", Payload: payload({ action: "echo" }) })).catch((e) => e);
+    for (let i = 0; i < 100 && envs() === before; i++) await sleep(50);
+    assert.ok(envs() > before, "the launcher cloned an environment it has not reported");
+    process.kill(launchers[0].pid, "SIGKILL");
+    tracer.kill("SIGKILL"); // the launcher dies once strace lets go of it
+    let timer;
+    const status = await Promise.race([d.exited, new Promise((res) => (timer = setTimeout(() => res(null), 15000)))]);
+    clearTimeout(timer);
+    assert.ok(status, `the daemon stopped within 15 s of the launcher's end:\n${d.stderr.slice(-3000)}`);
+    assert.equal(status.code, 1, d.stderr);
+    assert.match(d.stderr, /the environment launcher exited/);
+    await arriving;
+    assert.deepEqual(d.sandboxProcesses(), [], "no process of any environment is left");
+  } finally {
+    tracer?.kill("SIGKILL");
+    if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill("SIGKILL");
+    await d.stop();
+  }
+});
 
 test("every child is reaped: no zombies after exits, crashes and timeouts", async () => {
   const d = await startDaemon();

@@ -3,7 +3,7 @@
 // its view; the test compares it with the host's.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readlinkSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { hostname } from "node:os";
 import { createFunction, invoke, makeZip, payload, startDaemon } from "./lib.mjs";
 
@@ -144,4 +144,82 @@ test("limits: nofile 1024, no core dumps; the cgroup namespace shows only its ow
     const limited = lines.filter((l) => /:(memory|pids|[^:]*,memory[^:]*)?:|^0::/.test(l) && l.includes(`/tenantd.${d.proc.pid}/env-`));
     assert.ok(limited.length > 0, lines.join("\n"));
   }
+});
+
+// The bytes of a process's private writable memory that /proc/<pid>/mem lets root read
+// (mappings over 256 MiB, as a sanitizer's shadow, are skipped).
+function privateMemory(pid) {
+  const chunks = [];
+  const mem = openSync(`/proc/${pid}/mem`, "r");
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").trim().split("\n")) {
+      const [range, perms] = line.split(/\s+/);
+      if (!perms.startsWith("rw")) continue;
+      const [start, end] = range.split("-").map((h) => BigInt(`0x${h}`));
+      if (end - start > 256n << 20n) continue;
+      const buf = Buffer.alloc(Number(end - start));
+      try {
+        readSync(mem, buf, 0, buf.length, start);
+        chunks.push(buf);
+      } catch {
+        // a guard page or the like
+      }
+    }
+  } finally {
+    closeSync(mem);
+  }
+  return Buffer.concat(chunks);
+}
+
+function environmentInits(daemonPid) {
+  return readdirSync("/proc").filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      return /^\d+ \(tenantd-env\) \S+ (\d+)/.exec(stat)?.[1] === String(daemonPid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+// The environment variables of an init's runtime (its only child), as one string.
+function runtimeEnviron(init) {
+  const kids = readFileSync(`/proc/${init}/task/${init}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+  return kids.map((k) => readFileSync(`/proc/${k}/environ`, "latin1")).join("\n");
+}
+
+// Environments are cloned by the launcher, which starts before the daemon reads its keys: an
+// environment's init (a copy of the launcher, not of the daemon) holds no key of the node, and
+// nothing of the requests for other environments that the launcher served before (another
+// function's variables).
+test("an environment's init is the daemon's child and holds no copy of the daemon's keys nor of other environments' specs", async () => {
+  const marker = `other-function-secret-${Date.now()}-`.padEnd(600, "s");
+  await createFunction(d.lambda, {
+    FunctionName: "holder",
+    Runtime: "nodejs20.x",
+    Handler: "index.handler",
+    Code: { ZipFile: makeZip({ "index.mjs": "export const handler = async () => 1;\n" }) },
+    // five copies, ~3 KB: longer than any request after it, wherever the variables sit in it
+    Environment: { Variables: Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`HELD_${i}`, marker])) },
+    TenancyConfig: { TenantIsolationMode: "PER_TENANT" },
+  });
+  const held = await invoke(d.lambda, { FunctionName: "holder", TenantId: "h", Payload: payload({}) });
+  assert.equal(held.FunctionError, undefined, held.text);
+  // then an environment of another function, cloned after the holder's
+  const r = await invoke(d.lambda, { FunctionName: "probe", TenantId: "after-holder", Payload: payload({ stateDir: d.stateDir }) });
+  assert.equal(r.FunctionError, undefined, r.text);
+
+  const inits = environmentInits(d.proc.pid);
+  const secret = Buffer.from(d.credentials.secretAccessKey);
+  const known = Buffer.from(d.stateDir); // in the launcher's copy of the daemon's options
+  let others = 0;
+  for (const pid of inits) {
+    const mem = privateMemory(pid);
+    assert.ok(mem.includes(known), `the search finds nothing in ${pid}'s memory`);
+    assert.ok(!mem.includes(secret), `environment init ${pid} holds the node's secret key`);
+    if (runtimeEnviron(pid).includes(marker)) continue; // the holder's own
+    others++;
+    assert.ok(!mem.includes(Buffer.from(marker)), `environment init ${pid} holds another function's variables`);
+  }
+  assert.ok(others >= 2, `inits of other functions: ${others} of ${inits.length}`);
 });
