@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
-import { startDaemon, createFunction, invoke, readZip, payload, sleep } from "./lib.mjs";
+import { startDaemon, createFunction, invoke, readZip, payload, signedFetch, sleep } from "./lib.mjs";
 
 const TENANCY = { TenancyConfig: { TenantIsolationMode: "PER_TENANT" } };
 
@@ -27,29 +27,33 @@ function children(pid) {
 for (const signal of ["SIGTERM", "SIGINT"]) {
   test(`${signal}: in-flight invocations are answered, every environment is killed and reaped, exit 0`, async () => {
     const d = await startDaemon();
-    await createFunction(d.lambda, { FunctionName: "slow", Code: { ZipFile: readZip("tests/functions/behave.zip") }, Timeout: 30, ...TENANCY });
-    await invoke(d.lambda, { FunctionName: "slow", TenantId: "warm", Payload: payload({ action: "echo" }) });
-    const inflight = [0, 1, 2].map((i) =>
-      d.lambda
-        .send(new InvokeCommand({ FunctionName: "slow", TenantId: `t${i}`, Payload: payload({ action: "sleep", ms: 20000 }) }))
-        .then((r) => ({ ok: true, r }), (e) => ({ ok: false, e })),
-    );
-    // Wait until the three environments hold their invocations.
-    for (let i = 0; i < 100 && children(d.proc.pid).length < 4; i++) await sleep(50);
-    assert.ok(d.sandboxProcesses().length >= 3, "runtimes are running");
-    const t0 = Date.now();
-    d.proc.kill(signal);
-    const results = await Promise.all(inflight);
-    const status = await d.exited;
-    assert.ok(Date.now() - t0 < 10000, "stopping does not wait for the 20 s sleeps");
-    assert.equal(status.code, 0, d.stderr);
-    for (const res of results) {
-      // Each caller got an answer (an error), not a hang.
-      if (res.ok) assert.equal(res.r.FunctionError, "Unhandled");
-      else assert.ok(res.e.$metadata?.httpStatusCode >= 500 || res.e.name, String(res.e));
+    try {
+      await createFunction(d.lambda, { FunctionName: "slow", Code: { ZipFile: readZip("tests/functions/behave.zip") }, Timeout: 30, ...TENANCY });
+      await invoke(d.lambda, { FunctionName: "slow", TenantId: "warm", Payload: payload({ action: "echo" }) });
+      const inflight = [0, 1, 2].map((i) =>
+        d.lambda
+          .send(new InvokeCommand({ FunctionName: "slow", TenantId: `t${i}`, Payload: payload({ action: "sleep", ms: 20000 }) }))
+          .then((r) => ({ ok: true, r }), (e) => ({ ok: false, e })),
+      );
+      // Wait until the three environments hold their invocations.
+      const busy = async () => (await (await signedFetch(d, "/tenantd/stats")).json()).environments.busy;
+      for (let i = 0; i < 100 && (await busy()) < 3; i++) await sleep(50);
+      assert.equal(await busy(), 3, "the three invocations are running");
+      const t0 = Date.now();
+      d.proc.kill(signal);
+      const results = await Promise.all(inflight);
+      const status = await d.exited;
+      assert.ok(Date.now() - t0 < 10000, "stopping does not wait for the 20 s sleeps");
+      assert.equal(status.code, 0, d.stderr);
+      for (const res of results) {
+        // Each caller got an answer (an error), not a hang.
+        if (res.ok) assert.equal(res.r.FunctionError, "Unhandled");
+        else assert.ok(res.e.$metadata?.httpStatusCode >= 500 || res.e.name, String(res.e));
+      }
+      assert.deepEqual(d.sandboxProcesses(), [], "no process of any environment is left");
+    } finally {
+      await d.stop(); // also when an assertion failed: a daemon left running keeps the test file alive
     }
-    assert.deepEqual(d.sandboxProcesses(), [], "no process of any environment is left");
-    await d.stop();
   });
 }
 
@@ -63,7 +67,13 @@ test("the launcher's end stops the daemon: every environment is killed and reape
   try {
     await createFunction(d.lambda, { FunctionName: "l", Code: { ZipFile: readZip("tests/functions/behave.zip") }, ...TENANCY });
     for (const t of ["a", "b"]) await invoke(d.lambda, { FunctionName: "l", TenantId: t, Payload: payload({ action: "echo" }) });
-    const comm = (pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    const comm = (pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      } catch {
+        return ""; // gone meanwhile
+      }
+    };
     const envs = () => children(d.proc.pid).filter((c) => comm(c.pid) === "tenantd-env").length;
     await sleep(300); // the prewarmed environments' launches are over (a clone is briefly named so)
     const launchers = children(d.proc.pid).filter((c) => comm(c.pid) === "tenantd-launch");
