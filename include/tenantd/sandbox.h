@@ -54,6 +54,8 @@ struct td_sandbox {
 int td_launcher_start(struct td_launcher **ret);
 /* Readable when the launcher has exited (after which no environment can be created). */
 int td_launcher_pidfd(const struct td_launcher *l);
+/* End it at once (environments it has not reported are then given up). */
+int td_launcher_kill(struct td_launcher *l);
 /* Stop the launcher and wait for it. */
 void td_launcher_stop(struct td_launcher *l);
 
@@ -63,7 +65,7 @@ void td_launcher_stop(struct td_launcher *l);
 int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb);
 /* Read the reports: 1 when the set-up is complete (api_fd valid, the runtime started or
  * exec_errno set), 0 when more is to come, negative when it failed (step says where; with
- * pidfd still -1, no process was created). */
+ * pidfd still -1, the launcher reported no process, or ended before it could). */
 int td_sandbox_progress(struct td_sandbox *sb);
 /* Kill the whole tree (killing init ends every process of its PID namespace). */
 int td_sandbox_kill(const struct td_sandbox *sb);

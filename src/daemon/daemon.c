@@ -529,6 +529,7 @@ static void finish_stop(struct td_daemon *d)
     td_sched_free(d->svc.sched);
     d->svc.sched = NULL;
     uv_close((uv_handle_t *)&d->launcher_poll, NULL);
+    uv_close((uv_handle_t *)&d->launcher_grace, NULL);
 }
 
 /* Give the answers to in-flight requests a moment to reach their clients. */
@@ -542,13 +543,26 @@ static void on_drain(uv_timer_t *t)
 static void on_envs_stopped(void *arg)
 {
     struct td_daemon *d = arg;
+    uv_timer_stop(&d->launcher_grace);
     d->drain_deadline_ms = td_mono_ms() + SHUTDOWN_DRAIN_MS;
     uv_timer_start(&d->drain, on_drain, 0, 20);
+}
+
+/* Stopping waits for the environments being launched; a launcher that does not report them
+ * (stopped, stuck in the kernel) is ended, and they are given up (on_launcher_exit). */
+static void on_launcher_grace(uv_timer_t *t)
+{
+    struct td_daemon *d = t->data;
+    td_log_warn("the environment launcher has not reported every environment after %d ms of "
+                "stopping: ending it",
+                LAUNCHER_GRACE_MS);
+    (void)td_launcher_kill(d->launcher);
 }
 
 static void stop(struct td_daemon *d)
 {
     d->stopping = true;
+    uv_timer_start(&d->launcher_grace, on_launcher_grace, LAUNCHER_GRACE_MS, 0);
     td_http_server_quiesce(d->api);
     td_sched_shutdown(d->svc.sched, on_envs_stopped, d);
 }
@@ -571,12 +585,12 @@ static void on_launcher_exit(uv_poll_t *h, int status, int events)
     (void)status;
     (void)events;
     uv_poll_stop(h);
-    td_sched_launcher_gone(d->svc.sched);
-    if (d->stopping)
-        return;
-    td_log_error("the environment launcher exited: no environment can be created; stopping");
-    d->failed = true;
-    stop(d);
+    if (!d->stopping) {
+        td_log_error("the environment launcher exited: no environment can be created; stopping");
+        d->failed = true;
+        stop(d);
+    }
+    td_sched_launcher_gone(d->svc.sched); /* after stop: nothing queued tries to start one */
 }
 
 /* Fill the tenant-neutral pools of the functions loaded at start. */
@@ -689,6 +703,8 @@ static int start_launcher(struct td_daemon *d)
 
 static void watch_launcher(struct td_daemon *d)
 {
+    uv_timer_init(&d->loop, &d->launcher_grace);
+    d->launcher_grace.data = d;
     uv_poll_init(&d->loop, &d->launcher_poll, td_launcher_pidfd(d->launcher));
     d->launcher_poll.data = d;
     uv_poll_start(&d->launcher_poll, UV_READABLE, on_launcher_exit);
@@ -799,8 +815,10 @@ int td_daemon_run(const struct td_daemon_config *cfg)
         if (d->envs)
             td_http_server_free(d->envs);
         td_sched_free(d->svc.sched);
-        if (d->launcher_poll.data) /* watched already */
+        if (d->launcher_poll.data) { /* watched already */
             uv_close((uv_handle_t *)&d->launcher_poll, NULL);
+            uv_close((uv_handle_t *)&d->launcher_grace, NULL);
+        }
         uv_run(&d->loop, UV_RUN_NOWAIT);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);

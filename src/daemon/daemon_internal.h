@@ -23,6 +23,7 @@ struct td_cgroups;
 struct td_tables;
 
 #define SHUTDOWN_DRAIN_MS 3000
+#define LAUNCHER_GRACE_MS 5000
 
 struct td_daemon {
     const struct td_daemon_config *cfg;
@@ -36,6 +37,7 @@ struct td_daemon {
     struct td_cgroups *cgroups;
     struct td_launcher *launcher; /* clones the environments (src/sandbox/launcher.c) */
     uv_poll_t launcher_poll;      /* its end */
+    uv_timer_t launcher_grace;    /* when stopping: how long launches in progress may take */
     struct td_services svc;
     struct td_tables *tables; /* the table service */
     struct td_session_keys session_keys;

@@ -315,6 +315,12 @@ static _Noreturn void launcher_main(int sock)
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         _exit(1);
     (void)prctl(PR_SET_NAME, "tenantd-launch", 0, 0, 0);
+    /* A stop signal for the daemon's process group or cgroup (^C, systemd's control-group kill)
+     * is the daemon's to handle: the launcher ends when the daemon closes its socket, after the
+     * environments. (Environments reset every signal to its default.) */
+    const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+        (void)signal(stop_signals[i], SIG_IGN);
     /* Nothing of the daemon's but this socket and the standard streams (its log). */
     if (dup3(sock, 3, O_CLOEXEC) < 0 && sock != 3)
         _exit(1);
@@ -344,6 +350,17 @@ static _Noreturn void launcher_main(int sock)
     }
 }
 
+/* Room for a burst of launches (a request is a few KiB): beyond it, a launch fails at once
+ * (-EAGAIN) rather than the daemon waiting for a launcher that is behind, or stopped. */
+#define LAUNCH_QUEUE_BYTES (8 << 20)
+
+static void size_queue(int sock)
+{
+    int bytes = LAUNCH_QUEUE_BYTES;
+    if (setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
+        (void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes)); /* up to wmem_max */
+}
+
 int td_launcher_start(struct td_launcher **ret)
 {
     int sp[2];
@@ -371,6 +388,7 @@ int td_launcher_start(struct td_launcher **ret)
     l->pid = (pid_t)pid;
     l->pidfd = pidfd;
     l->sock = TAKE_FD(daemon_end);
+    size_queue(l->sock);
     *ret = TAKE_PTR(l);
     return 0;
 }
@@ -410,20 +428,28 @@ int td_launcher_request(struct td_launcher *l, const struct td_sandbox_spec *spe
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
     memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-    /* Blocking: when the launcher is this far behind, waiting is the back-pressure (it is what
-     * cloning here would have cost anyway). */
     ssize_t n;
     do
-        n = sendmsg(l->sock, &msg, MSG_NOSIGNAL);
+        n = sendmsg(l->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
-    return n < 0 ? -errno : 0;
+    return n < 0 ? -errno : 0; /* -EAGAIN: LAUNCH_QUEUE_BYTES are waiting already */
+}
+
+int td_launcher_kill(struct td_launcher *l)
+{
+    if (syscall(SYS_pidfd_send_signal, l->pidfd, SIGKILL, NULL, 0) < 0)
+        return errno == ESRCH ? 0 : -errno;
+    return 0;
 }
 
 void td_launcher_stop(struct td_launcher *l)
 {
     if (!l)
         return;
-    close(l->sock); /* it reads end of file and exits */
+    close(l->sock);
+    /* Every environment is gone by now, so nothing is lost; a launcher stopped or stuck must
+     * not keep the daemon from exiting. */
+    (void)td_launcher_kill(l);
     siginfo_t info;
     int r;
     do

@@ -609,8 +609,10 @@ static int keep_only(struct child_ctx *c)
             return -errno;
     }
     for (size_t i = 0; i < TD_ARRAY_SIZE(fds); i++) {
-        if (high[i] < 0)
+        if (high[i] < 0) {
+            close(3 + (int)i); /* the slot of a descriptor it has not: whatever was there */
             continue;
+        }
         if (dup3(high[i], 3 + (int)i, O_CLOEXEC) < 0)
             return -errno;
         *fds[i] = 3 + (int)i;
@@ -753,8 +755,12 @@ static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
                 close(fd_in);
         }
     }
-    if (got == 0)
+    if (got == 0) {
+        if (*ret_fd >= 0)
+            close(*ret_fd);
+        *ret_fd = -1;
         return -EPIPE; /* the child (or the launcher) went away before it finished */
+    }
     if (got != sizeof(*m) || (msg.msg_flags & MSG_CTRUNC)) {
         if (*ret_fd >= 0)
             close(*ret_fd);

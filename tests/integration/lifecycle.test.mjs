@@ -105,6 +105,44 @@ test("the launcher's end stops the daemon: every environment is killed and reape
   }
 });
 
+// A launcher that is stopped (SIGSTOP, stuck in the kernel) neither freezes the daemon nor keeps
+// it from stopping: launches queue without blocking, and SIGTERM ends the launcher after a grace
+// period, giving up the environments it never reported.
+test("a stopped launcher: the daemon keeps answering and still stops on SIGTERM", async () => {
+  const d = await startDaemon();
+  let launcher;
+  try {
+    await createFunction(d.lambda, { FunctionName: "s", Code: { ZipFile: readZip("tests/functions/behave.zip") }, ...TENANCY });
+    await invoke(d.lambda, { FunctionName: "s", TenantId: "warm", Payload: payload({ action: "echo" }) });
+    await sleep(300); // prewarming done
+    launcher = children(d.proc.pid).find((c) => readFileSync(`/proc/${c.pid}/comm`, "utf8").trim() === "tenantd-launch");
+    assert.ok(launcher, "the launcher");
+    process.kill(launcher.pid, "SIGSTOP");
+    const waiting = Array.from({ length: 6 }, (_, i) =>
+      d.lambda.send(new InvokeCommand({ FunctionName: "s", TenantId: `stuck-${i}`, Payload: payload({ action: "echo" }) })).catch((e) => e),
+    );
+    await sleep(300);
+    const t1 = Date.now();
+    const warm = await invoke(d.lambda, { FunctionName: "s", TenantId: "warm", Payload: payload({ action: "echo" }) });
+    assert.equal(warm.FunctionError, undefined, warm.text);
+    assert.ok(Date.now() - t1 < 3000, "a warm tenant is answered while launches wait");
+    const t0 = Date.now();
+    d.proc.kill("SIGTERM");
+    let timer;
+    const status = await Promise.race([d.exited, new Promise((res) => (timer = setTimeout(() => res(null), 20000)))]);
+    clearTimeout(timer);
+    assert.ok(status, `the daemon did not stop within 20 s:\n${d.stderr.slice(-2000)}`);
+    assert.ok(Date.now() - t0 < 15000);
+    assert.equal(status.code, 0, d.stderr);
+    assert.match(d.stderr, /has not reported every environment/);
+    await Promise.all(waiting); // every waiting caller got an answer (prewarmed ones a real one)
+    assert.deepEqual(d.sandboxProcesses(), [], "no process of any environment is left");
+  } finally {
+    if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill("SIGKILL");
+    await d.stop();
+  }
+});
+
 test("every child is reaped: no zombies after exits, crashes and timeouts", async () => {
   const d = await startDaemon();
   try {

@@ -214,6 +214,8 @@ test("an environment's init is the daemon's child and holds no copy of the daemo
   const known = Buffer.from(d.stateDir); // in the launcher's copy of the daemon's options
   let others = 0;
   for (const pid of inits) {
+    // its set-up done, init holds the standard streams only (not the log pipe, not the sync socket)
+    assert.deepEqual(readdirSync(`/proc/${pid}/fd`).sort(), ["0", "1", "2"], `descriptors of init ${pid}`);
     const mem = privateMemory(pid);
     assert.ok(mem.includes(known), `the search finds nothing in ${pid}'s memory`);
     assert.ok(!mem.includes(secret), `environment init ${pid} holds the node's secret key`);
