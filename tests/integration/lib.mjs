@@ -134,6 +134,7 @@ export class Daemon {
       ...(this.opts.args ?? []),
     ];
     this.proc = spawn(tenantdBin, args, {
+      detached: this.opts.detached ?? false, // a process group of its own
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...(this.opts.env ?? {}) },
     });

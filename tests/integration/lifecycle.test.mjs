@@ -105,6 +105,25 @@ test("the launcher's end stops the daemon: every environment is killed and reape
   }
 });
 
+// ^C in a terminal, or systemd's control-group kill, signal the launcher too: it leaves stopping
+// to the daemon, which stops as on its own signal.
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  test(`${signal} to the daemon's whole process group: a clean stop, exit 0`, async () => {
+    const d = await startDaemon({ detached: true });
+    try {
+      await createFunction(d.lambda, { FunctionName: "g", Code: { ZipFile: readZip("tests/functions/behave.zip") }, ...TENANCY });
+      await invoke(d.lambda, { FunctionName: "g", TenantId: "t", Payload: payload({ action: "echo" }) });
+      process.kill(-d.proc.pid, signal);
+      const status = await d.exited;
+      assert.equal(status.code, 0, d.stderr);
+      assert.doesNotMatch(d.stderr, /launcher exited/);
+      assert.deepEqual(d.sandboxProcesses(), [], "no process of any environment is left");
+    } finally {
+      await d.stop();
+    }
+  });
+}
+
 // A launcher that is stopped (SIGSTOP, stuck in the kernel) neither freezes the daemon nor keeps
 // it from stopping: launches queue without blocking, and SIGTERM ends the launcher after a grace
 // period, giving up the environments it never reported.
