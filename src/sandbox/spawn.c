@@ -3,12 +3,11 @@
  * The launcher (launcher.c) calls clone3() with new PID, mount, network, IPC, UTS and cgroup
  * namespaces, the child being the daemon's (CLONE_PARENT). The child becomes PID 1 of its
  * namespace and stays a copy of the launcher (no exec: that would cost a glibc start-up here).
- * Once the launcher has written its id maps and moved it into its cgroup, and the daemon has
- * said go, it builds the root filesystem, brings up loopback, binds the environment's API
- * socket and passes it to the daemon over the sync socket, then
- * forks the runtime, which drops to an unprivileged uid and execs. PID 1 then only reaps: when
- * the runtime exits it kills whatever is left in the namespace and exits with the runtime's
- * status.
+ * Once the launcher has written its id maps, moved it into its cgroup and said go, it builds
+ * the root filesystem, brings up loopback, binds the environment's API socket and passes it to
+ * the daemon over the sync socket, then forks the runtime, which drops to an unprivileged uid and
+ * execs. PID 1 then only reaps: when the runtime exits it kills whatever is left in the namespace
+ * and exits with the runtime's status.
  *
  * The launcher is single-threaded, so the child may use libc freely; it ends in _exit().
  */
@@ -494,19 +493,6 @@ static void set_first_pid(pid_t first)
     }
 }
 
-/* The launcher writes the user namespace's id maps and moves the child into its cgroup; then
- * the daemon, told so, says go. */
-static void wait_for_maps(struct child_ctx *c)
-{
-    char go;
-    ssize_t n;
-    do
-        n = recv(c->sync_fd, &go, 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n != 1)
-        _exit(TD_SANDBOX_EXIT_SETUP);
-}
-
 static void close_sources(struct sources *src)
 {
     for (size_t i = 0; i < HOST_DIRS_MAX; i++)
@@ -553,7 +539,6 @@ static void child_main(struct child_ctx *c)
     const struct td_sandbox_spec *spec = c->spec;
     reset_signals();
     CHECK(c, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "parent death signal");
-    wait_for_maps(c);
     /* Now in its own cgroup: a cgroup namespace rooted there hides the rest of the tree. */
     CHECK(c, unshare(CLONE_NEWCGROUP), "cgroup namespace");
     open_sources(c);
@@ -681,10 +666,24 @@ void sandbox_report_failure(int child_fd, const char *step, int err)
     (void)send(child_fd, &m, sizeof(m), MSG_NOSIGNAL);
 }
 
+/* The launcher writes the user namespace's id maps and moves the child into its cgroup, then
+ * says go on a pipe; the child does nothing before. End of file: the launcher gave it up. */
+static bool wait_for_go(int fd)
+{
+    char go;
+    ssize_t n;
+    do
+        n = read(fd, &go, 1);
+    while (n < 0 && errno == EINTR);
+    return n == 1;
+}
+
 int sandbox_clone(const struct launch_request *req, int child_fd)
 {
     const struct td_sandbox_spec *spec = &req->spec;
-    int pidfd = -1;
+    int pidfd = -1, go[2];
+    if (pipe2(go, O_CLOEXEC) < 0)
+        return -errno;
     struct clone_args args = {
         .flags = CLONE_PIDFD | CLONE_PARENT | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID |
                  CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS,
@@ -693,10 +692,18 @@ int sandbox_clone(const struct launch_request *req, int child_fd)
     };
     td_log_flush(); /* the child must not inherit (and one day write) pending lines */
     long pid = syscall(SYS_clone3, &args, sizeof(args));
-    if (pid < 0)
-        return -errno;
+    if (pid < 0) {
+        int r = -errno;
+        close(go[0]);
+        close(go[1]);
+        return r;
+    }
     if (pid == 0) {
         (void)prctl(PR_SET_NAME, "tenantd-env", 0, 0, 0); /* not the launcher, in ps */
+        close(go[1]);
+        if (!wait_for_go(go[0]))
+            _exit(TD_SANDBOX_EXIT_SETUP);
+        close(go[0]);
         struct child_ctx c = {.spec = spec,
                               .sync_fd = child_fd,
                               .log_fd = spec->log_fd,
@@ -706,8 +713,9 @@ int sandbox_clone(const struct launch_request *req, int child_fd)
         child_main(&c);
         _exit(TD_SANDBOX_EXIT_SETUP);
     }
-    /* The child waits for the daemon's go, which comes only after this message. A failure
-     * from here on is reported with the pidfd, for the daemon to kill and reap its child. */
+    /* A failure from here on is reported with the pidfd, for the daemon to kill and reap its
+     * child (which, without its go, exits anyway). */
+    close(go[0]);
     struct sync_msg m = {.kind = MSG_STARTED, .pid = (int32_t)pid};
     const char *step = "user namespace maps";
     int r = write_id_maps((pid_t)pid, spec->uid, spec->gid);
@@ -719,11 +727,15 @@ int sandbox_clone(const struct launch_request *req, int child_fd)
         m.err = -r;
         snprintf(m.step, sizeof(m.step), "%s", step);
     }
-    r = send_with_fd(child_fd, &m, pidfd);
-    if (r < 0) /* the daemon gave the environment up: it must not run unseen */
+    /* STARTED goes first: every message of the child's comes after it on the same socket. */
+    int sent = send_with_fd(child_fd, &m, pidfd);
+    if (sent < 0) /* the daemon does not know it: it must not run unseen */
         (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    else if (r == 0 && write(go[1], "g", 1) != 1)
+        td_log_error("launcher: no go for environment %ld: %s", pid, strerror(errno));
+    close(go[1]); /* a child without its go exits; the daemon then reads end of file */
     close(pidfd);
-    return r;
+    return sent;
 }
 
 /* ---- daemon side ---- */
@@ -804,7 +816,7 @@ int td_sandbox_start(const struct td_sandbox_spec *spec, struct td_sandbox *sb)
     return 0;
 }
 
-/* The init exists, in its cgroup and with its id maps: the go. */
+/* The init exists, in its cgroup and with its id maps, and has its go. */
 static int on_started(struct td_sandbox *sb, struct sync_msg *m, int pidfd, char *failed_step,
                       size_t size)
 {
@@ -823,7 +835,7 @@ static int on_started(struct td_sandbox *sb, struct sync_msg *m, int pidfd, char
         return m->err > 0 ? -m->err : -EIO;
     }
     sb->step = "set-up";
-    return send(sb->sync_fd, "g", 1, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+    return 0;
 }
 
 int td_sandbox_progress(struct td_sandbox *sb)

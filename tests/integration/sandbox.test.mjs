@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { hostname } from "node:os";
-import { createFunction, invoke, makeZip, payload, startDaemon } from "./lib.mjs";
+import { createFunction, invoke, makeZip, payload, signedFetch, startDaemon } from "./lib.mjs";
 
 const probe = `
 import fs from "node:fs";
@@ -209,6 +209,10 @@ test("an environment's init is the daemon's child and holds no copy of the daemo
   const r = await invoke(d.lambda, { FunctionName: "probe", TenantId: "after-holder", Payload: payload({ stateDir: d.stateDir }) });
   assert.equal(r.FunctionError, undefined, r.text);
 
+  // every environment set up (the prewarmed one that replaced the probe's own included)
+  const starting = async () => (await (await signedFetch(d, "/tenantd/stats")).json()).environments.starting;
+  for (let i = 0; i < 200 && (await starting()) > 0; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(await starting(), 0, "environments still starting");
   const inits = environmentInits(d.proc.pid);
   const secret = Buffer.from(d.credentials.secretAccessKey);
   const known = Buffer.from(d.stateDir); // in the launcher's copy of the daemon's options

@@ -215,9 +215,9 @@ static int recv_report(int fd, struct sync_msg *m, int *ret_fd)
 }
 
 /* A real launch: the environment's init is this process's child (CLONE_PARENT), not the
- * launcher's, it waits for the go, and it ends when its sync socket closes. Twice, to see that
- * the launcher keeps serving. Needs root (user, mount, network namespaces); without, the
- * launcher reports the failed clone3 instead. */
+ * launcher's; it gets its go from the launcher, fails its set-up (the spec's paths do not
+ * exist), says so and exits. Twice, to see that the launcher keeps serving. Needs root (user,
+ * mount, network namespaces); without, the launcher reports the failed clone3 instead. */
 static void test_launch_and_reap(void **state)
 {
     (void)state;
@@ -249,14 +249,18 @@ static void test_launch_and_reap(void **state)
         assert_int_equal(m.kind, MSG_STARTED);
         assert_true(m.pid > 0);
         assert_true(pidfd >= 0);
+        pid_t pid = m.pid;
+        /* with its go, it sets up a root at a path that does not exist, and reports why not */
+        int none;
+        assert_int_equal(recv_report(sync[0], &m, &none), 0);
+        assert_int_equal(m.kind, MSG_FAILED);
+        assert_int_equal(none, -1);
+        close(sync[0]);
         siginfo_t info;
         memset(&info, 0, sizeof(info));
-        /* ours to wait for (ECHILD otherwise), and still waiting for the go */
-        assert_int_equal(waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG), 0);
-        assert_int_equal(info.si_pid, 0);
-        close(sync[0]); /* no go, ever: it gives up */
+        /* ours to wait for (ECHILD otherwise) */
         assert_int_equal(waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED), 0);
-        assert_int_equal(info.si_pid, m.pid);
+        assert_int_equal(info.si_pid, pid);
         assert_int_equal(info.si_code, CLD_EXITED);
         assert_int_equal(info.si_status, TD_SANDBOX_EXIT_SETUP);
         close(pidfd);
