@@ -19,11 +19,12 @@ for (const [name, run] of [["a tenantd", b.a_warm_latency.tenantd], ["a nginx", 
 positive(b.c_first_invoke.p50, "c p50");
 assert.equal(b.c_first_invoke.ok, b.c_first_invoke.count, "c: every first invocation answered");
 positive(b.c_first_invoke.bare_start_p50, "c baseline");
-for (const side of ["alone", "arriving"]) {
+for (const side of ["alone", "back_to_back", "every_50ms"]) {
   positive(b.c_arrivals[side].p50, `c arrivals ${side} p50`);
   assert.equal(b.c_arrivals[side].errors, 0, `c arrivals ${side}: errors`);
 }
-assert.ok(b.c_arrivals.arriving.rounds.every((r) => r.arrival_failures === 0), "c arrivals: every new tenant answered");
+for (const side of ["back_to_back", "every_50ms"])
+  assert.ok(b.c_arrivals[side].rounds.every((r) => r.arrival_failures === 0), `c arrivals ${side}: every new tenant answered`);
 positive(b.d_churn.per_second, "d churn");
 assert.equal(b.d_churn.failed, 0, "d: no failed invocation");
 const density = Object.values(b.e_density);

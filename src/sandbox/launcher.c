@@ -33,6 +33,7 @@
 #include "sandbox_internal.h"
 #include "tenantd/cleanup.h"
 #include "tenantd/log.h"
+#include "tenantd/util.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -361,9 +362,35 @@ static void size_queue(int sock)
         (void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes)); /* up to wmem_max */
 }
 
+/* How many threads this process has (Threads: in /proc/self/status), or -errno. */
+static int thread_count(void)
+{
+    char text[4096];
+    _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    if (n < 0)
+        return -errno;
+    text[n] = '\0';
+    char *line = strstr(text, "\nThreads:");
+    if (!line)
+        return -ENOENT;
+    line += strlen("\nThreads:");
+    line += strspn(line, " \t");
+    line[strcspn(line, "\n")] = '\0';
+    int64_t count;
+    int r = td_parse_int64(line, 1, INT32_MAX, &count);
+    return r < 0 ? r : (int)count;
+}
+
 int td_launcher_start(struct td_launcher **ret)
 {
     int sp[2];
+    /* The launcher mallocs, and so do the environments it clones: it must not be cloned from a
+     * process with other threads, one of which could hold malloc's lock at that moment. */
+    if (thread_count() != 1)
+        return -EBUSY;
     _cleanup_free_ struct td_launcher *l = calloc(1, sizeof(*l));
     if (!l)
         return -ENOMEM;

@@ -463,6 +463,41 @@ static void serve_runtime_conn(struct td_env *env)
 
 /* ---- ending ---- */
 
+/* Removing a cgroup directory can take milliseconds (tens seen on cgroup v1, waiting for the
+ * kernel), so it is done on libuv's thread pool, off the loop. The daemon may have threads:
+ * it never clones (the launcher, started before any, does). */
+struct cgroup_removal {
+    uv_work_t work;
+    struct td_cgroup *cg;
+};
+
+static void remove_cgroup(uv_work_t *w)
+{
+    struct cgroup_removal *r = w->data;
+    td_cgroup_destroy(r->cg); /* touches nothing but the cgroup's own paths and descriptor */
+}
+
+static void cgroup_removed(uv_work_t *w, int status)
+{
+    (void)status;
+    free(w->data);
+}
+
+static void destroy_cgroup_later(uv_loop_t *loop, struct td_cgroup *cg)
+{
+    if (!cg)
+        return;
+    struct cgroup_removal *r = malloc(sizeof(*r));
+    if (r) {
+        r->cg = cg;
+        r->work.data = r;
+        if (uv_queue_work(loop, &r->work, remove_cgroup, cgroup_removed) == 0)
+            return;
+        free(r);
+    }
+    td_cgroup_destroy(cg);
+}
+
 static void env_handle_closed(uv_handle_t *h)
 {
     struct td_env *env = h->data;
@@ -470,7 +505,7 @@ static void env_handle_closed(uv_handle_t *h)
         return;
     struct td_sched *s = env->sched;
     td_sandbox_close(&env->sb);
-    td_cgroup_destroy(env->cg);
+    destroy_cgroup_later(s->loop, env->cg);
     if (env->log_fd >= 0)
         close(env->log_fd);
     if (env->slot < s->cfg.uid_count)

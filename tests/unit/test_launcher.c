@@ -3,6 +3,7 @@
  * launcher process itself: the environments it clones are its caller's children. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <linux/filter.h>
@@ -269,12 +270,38 @@ static void test_launch_and_reap(void **state)
     td_launcher_stop(l);
 }
 
+static void *wait_for_close(void *arg)
+{
+    char byte;
+    ssize_t n = read(*(int *)arg, &byte, 1); /* until the test closes the other end */
+    (void)n;
+    return NULL;
+}
+
+/* Cloned from a process with another thread, the launcher could inherit malloc's lock taken:
+ * it refuses to start. */
+static void test_refuses_threads(void **state)
+{
+    (void)state;
+    int p[2];
+    pthread_t t;
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(pthread_create(&t, NULL, wait_for_close, &p[0]), 0);
+    struct td_launcher *l = NULL;
+    assert_int_equal(td_launcher_start(&l), -EBUSY);
+    assert_null(l);
+    close(p[1]);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    close(p[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_optional_parts_absent),
         cmocka_unit_test(test_cut_short_or_padded), cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_too_large),           cmocka_unit_test(test_launch_and_reap),
+        cmocka_unit_test(test_refuses_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
