@@ -585,6 +585,7 @@ static void on_launcher_exit(uv_poll_t *h, int status, int events)
     (void)status;
     (void)events;
     uv_poll_stop(h);
+    uv_timer_stop(&d->launcher_grace); /* no longer anything to end */
     if (!d->stopping) {
         td_log_error("the environment launcher exited: no environment can be created; stopping");
         d->failed = true;
@@ -711,16 +712,25 @@ static void watch_launcher(struct td_daemon *d)
     uv_unref((uv_handle_t *)&d->launcher_poll); /* it never keeps the loop alive */
 }
 
-static int daemon_start(struct td_daemon *d)
+/* What comes before the event loop exists: the launcher must be cloned from a process with no
+ * thread at all, and some libuv versions start a kernel thread in uv_loop_init (an io_uring
+ * poller, 1.45-1.48). */
+static int daemon_prepare(struct td_daemon *d)
 {
-    char db[PATH_MAX + 16];
     int r = make_state_dir(d);
     if (r < 0) {
         td_log_error("cannot use the state directory '%s': %s", d->cfg->state_dir, strerror(-r));
         return r;
     }
-    if ((r = open_cgroups(d)) < 0 || (r = start_launcher(d)) < 0)
+    if ((r = open_cgroups(d)) < 0)
         return r;
+    return start_launcher(d);
+}
+
+static int daemon_start(struct td_daemon *d)
+{
+    char db[PATH_MAX + 16];
+    int r;
     snprintf(db, sizeof(db), "%s/tenantd.db", d->state_dir);
     if ((r = td_store_open(db, &d->svc.store)) < 0) {
         td_log_error("cannot open '%s': %s", db, strerror(-r));
@@ -771,7 +781,9 @@ static int daemon_start(struct td_daemon *d)
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     watch_launcher(d);
-    return announce(d);
+    if ((r = announce(d)) < 0)
+        td_log_error("cannot write '%s/endpoint': %s", d->state_dir, strerror(-r));
+    return r;
 }
 
 /* Every environment holds a few descriptors (pidfd, API socket, log pipe, connections):
@@ -801,11 +813,19 @@ int td_daemon_run(const struct td_daemon_config *cfg)
     td_log_max_level = cfg->debug ? TD_LOG_DEBUG : TD_LOG_INFO;
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    int r = daemon_prepare(d);
+    if (r < 0) {
+        td_launcher_stop(d->launcher);
+        td_cgroups_close(d->cgroups);
+        free(d);
+        td_log_flush();
+        return 1;
+    }
     uv_loop_init(&d->loop);
     uv_prepare_init(&d->loop, &d->log_flush);
     uv_prepare_start(&d->log_flush, on_log_flush);
     uv_unref((uv_handle_t *)&d->log_flush); /* it never keeps the loop alive */
-    int r = daemon_start(d);
+    r = daemon_start(d);
     if (r == 0)
         uv_run(&d->loop, UV_RUN_DEFAULT);
     else if (d->svc.sched || d->api) {
@@ -815,6 +835,13 @@ int td_daemon_run(const struct td_daemon_config *cfg)
         if (d->envs)
             td_http_server_free(d->envs);
         td_sched_free(d->svc.sched);
+        d->api = d->envs = NULL;
+        d->svc.sched = NULL;
+        if (d->sigterm.data) { /* set up already */
+            uv_close((uv_handle_t *)&d->sigterm, NULL);
+            uv_close((uv_handle_t *)&d->sigint, NULL);
+            uv_close((uv_handle_t *)&d->drain, NULL);
+        }
         if (d->launcher_poll.data) { /* watched already */
             uv_close((uv_handle_t *)&d->launcher_poll, NULL);
             uv_close((uv_handle_t *)&d->launcher_grace, NULL);

@@ -319,7 +319,8 @@ static _Noreturn void launcher_main(int sock)
     /* A stop signal for the daemon's process group or cgroup (^C, systemd's control-group kill)
      * is the daemon's to handle: the launcher ends when the daemon closes its socket, after the
      * environments. (Environments reset every signal to its default.) */
-    const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+                                SIGPIPE /* writes fail instead */};
     for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
         (void)signal(stop_signals[i], SIG_IGN);
     /* Nothing of the daemon's but this socket and the standard streams (its log). */
@@ -365,7 +366,7 @@ static void size_queue(int sock)
 /* How many threads this process has (Threads: in /proc/self/status), or -errno. */
 static int thread_count(void)
 {
-    char text[4096];
+    char text[16384]; /* Threads: comes after Groups:, which can be long */
     _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;

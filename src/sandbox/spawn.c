@@ -731,7 +731,7 @@ int sandbox_clone(const struct launch_request *req, int child_fd)
     int sent = send_with_fd(child_fd, &m, pidfd);
     if (sent < 0) /* the daemon does not know it: it must not run unseen */
         (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-    else if (r == 0 && write(go[1], "g", 1) != 1)
+    else if (r == 0 && write(go[1], "g", 1) != 1 && errno != EPIPE) /* EPIPE: killed meanwhile */
         td_log_error("launcher: no go for environment %ld: %s", pid, strerror(errno));
     close(go[1]); /* a child without its go exits; the daemon then reads end of file */
     close(pidfd);

@@ -474,7 +474,10 @@ struct cgroup_removal {
 static void remove_cgroup(uv_work_t *w)
 {
     struct cgroup_removal *r = w->data;
-    td_cgroup_destroy(r->cg); /* touches nothing but the cgroup's own paths and descriptor */
+    /* Reads the cgroups' shared description (never written after start-up) and removes this
+     * cgroup's directories. That description is freed by td_cgroups_close, after the loop has
+     * run to its end, so after every removal queued here. */
+    td_cgroup_destroy(r->cg);
 }
 
 static void cgroup_removed(uv_work_t *w, int status)

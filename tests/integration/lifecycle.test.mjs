@@ -2,10 +2,12 @@
 // responsive whatever an environment does, exiting cleanly on SIGTERM and SIGINT.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
-import { startDaemon, createFunction, invoke, readZip, payload, signedFetch, sleep } from "./lib.mjs";
+import { Daemon, startDaemon, createFunction, invoke, readZip, payload, signedFetch, sleep } from "./lib.mjs";
 
 const TENANCY = { TenancyConfig: { TenantIsolationMode: "PER_TENANT" } };
 
@@ -123,6 +125,21 @@ for (const signal of ["SIGTERM", "SIGINT"]) {
     }
   });
 }
+
+// A start that fails late (here: the endpoint file cannot be written) ends the daemon with an
+// error and exit status 1, instead of leaving it running half-started.
+test("a start that fails after the listeners are up exits 1 with the reason", async () => {
+  const state = mkdtempSync(join(tmpdir(), "tenantd-it-late-"));
+  mkdirSync(join(state, "endpoint", "in-the-way"), { recursive: true });
+  const d = new Daemon({ stateDir: state });
+  try {
+    await assert.rejects(d.start(), /exited with 1[\s\S]*cannot write .*endpoint/);
+    assert.deepEqual(d.sandboxProcesses(), [], "no process of any environment is left");
+  } finally {
+    await d.stop();
+    rmSync(state, { recursive: true, force: true });
+  }
+});
 
 // A launcher that is stopped (SIGSTOP, stuck in the kernel) neither freezes the daemon nor keeps
 // it from stopping: launches queue without blocking, and SIGTERM ends the launcher after a grace
