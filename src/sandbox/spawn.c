@@ -338,20 +338,10 @@ static void loopback_up(struct child_ctx *c)
     CHECK(c, ioctl(s, SIOCSIFFLAGS, &ifr), "loopback up");
 }
 
-static void send_listener(struct child_ctx *c)
+/* A message with one descriptor attached (the child's listener, the launcher's pidfd). */
+static int send_with_fd(int sock, const struct sync_msg *m, int fd)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    CHECK(c, fd, "api socket");
-    int one = 1;
-    CHECK(c, setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), "api socket options");
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_port = htons(c->spec->api_port),
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    CHECK(c, bind(fd, (struct sockaddr *)&addr, sizeof(addr)), "api bind");
-    CHECK(c, listen(fd, 128), "api listen");
-
-    struct sync_msg m = {.kind = MSG_LISTENER};
-    struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+    struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
@@ -366,7 +356,23 @@ static void send_listener(struct child_ctx *c)
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    CHECK(c, (int)sendmsg(c->sync_fd, &msg, MSG_NOSIGNAL), "send api socket");
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static void send_listener(struct child_ctx *c)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    CHECK(c, fd, "api socket");
+    int one = 1;
+    CHECK(c, setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), "api socket options");
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons(c->spec->api_port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(c, bind(fd, (struct sockaddr *)&addr, sizeof(addr)), "api bind");
+    CHECK(c, listen(fd, 128), "api listen");
+
+    struct sync_msg m = {.kind = MSG_LISTENER};
+    CHECK(c, send_with_fd(c->sync_fd, &m, fd), "send api socket");
     close(fd);
 }
 
@@ -637,26 +643,6 @@ static int attach_cgroup(const struct launch_request *req, pid_t pid)
         if (write(req->cgroup_procs[i], text, (size_t)len) != len)
             return errno ? -errno : -EIO;
     return 0;
-}
-
-static int send_with_fd(int sock, const struct sync_msg *m, int fd)
-{
-    struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof(control));
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = control.buf,
-                         .msg_controllen = sizeof(control.buf)};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 void sandbox_report_failure(int child_fd, const char *step, int err)
