@@ -11,10 +11,12 @@
  * daemon reaps it and reads its exit status exactly as before, and its parent-death signal
  * follows the daemon.
  *
+ * It also writes the init's id maps, moves it into its cgroup and says go (spawn.c).
+ *
  * The launcher is cloned from the daemon early in start-up, before the daemon loads any key
- * and before any thread exists. Environments are copies of the launcher, so none of them ever
- * holds a copy of the daemon's secrets in memory, and the daemon stays free to use threads
- * (a child cloned from a threaded process must not allocate; these children do).
+ * and before its event loop (or any thread) exists. Environments are copies of the launcher, so
+ * none of them ever holds a copy of the daemon's secrets in memory, and the daemon stays free to
+ * use threads (a child cloned from a threaded process must not allocate; these children do).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,18 +117,18 @@ int launch_request_encode(const struct td_sandbox_spec *spec, unsigned n_cgroup_
         return -E2BIG;
     if (n_cgroup_procs > TD_CGROUP_MAX_HIERARCHIES)
         return -EINVAL;
-    struct launch_header h = {
-        .version = LAUNCH_VERSION,
-        .tmp_bytes = spec->tmp_bytes,
-        .first_pid = spec->first_pid,
-        .api_port = spec->api_port,
-        .seccomp_len = spec->seccomp ? spec->seccomp->len : 0,
-        .argc = (uint32_t)argc,
-        .envc = (uint32_t)envc,
-        .uid = (uint32_t)spec->uid,
-        .gid = (uint32_t)spec->gid,
-        .n_cgroup_procs = n_cgroup_procs,
-    };
+    struct launch_header h;
+    memset(&h, 0, sizeof(h)); /* its padding too (field by field below): nothing of the stack */
+    h.version = LAUNCH_VERSION;
+    h.tmp_bytes = spec->tmp_bytes;
+    h.first_pid = spec->first_pid;
+    h.api_port = spec->api_port;
+    h.seccomp_len = spec->seccomp ? spec->seccomp->len : 0;
+    h.argc = (uint32_t)argc;
+    h.envc = (uint32_t)envc;
+    h.uid = (uint32_t)spec->uid;
+    h.gid = (uint32_t)spec->gid;
+    h.n_cgroup_procs = n_cgroup_procs;
     bool runtime = spec->runtime_dir && spec->runtime_target;
     h.flags = (runtime ? LAUNCH_RUNTIME_DIR : 0) | (spec->hostname ? LAUNCH_HOSTNAME : 0) |
               (spec->runtime_api_fd >= 0 ? LAUNCH_RUNTIME_API_FD : 0);
