@@ -585,12 +585,12 @@ static void on_launcher_exit(uv_poll_t *h, int status, int events)
     (void)status;
     (void)events;
     uv_poll_stop(h);
-    uv_timer_stop(&d->launcher_grace); /* no longer anything to end */
     if (!d->stopping) {
         td_log_error("the environment launcher exited: no environment can be created; stopping");
         d->failed = true;
         stop(d);
     }
+    uv_timer_stop(&d->launcher_grace);    /* (started by stop) no launcher left to end */
     td_sched_launcher_gone(d->svc.sched); /* after stop: nothing queued tries to start one */
 }
 

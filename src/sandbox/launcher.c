@@ -252,39 +252,13 @@ void launch_request_release(struct launch_request *r)
 /* ---- the launcher process ---- */
 
 /* One request and its descriptors; 0 at end of file. A request that came truncated, or with
- * its descriptors cut short, is -EMSGSIZE (its descriptors closed, but the sync socket's, which
- * is left in fds[0] for the failure report). */
+ * its descriptors cut short, is -EMSGSIZE; what descriptors came are in fds all the same (fds[0]
+ * is the sync socket, for the failure report). */
 static ssize_t recv_request(int sock, uint8_t *buf, size_t size, int *fds, size_t *ret_nfds)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = size};
-    union {
-        char buf[CMSG_SPACE(LAUNCH_FDS_MAX * sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = control.buf,
-                         .msg_controllen = sizeof(control.buf)};
-    *ret_nfds = 0;
-    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0)
-        return -errno;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (*ret_nfds < LAUNCH_FDS_MAX)
-                fds[(*ret_nfds)++] = fd;
-            else
-                close(fd);
-        }
-    }
-    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-        return -EMSGSIZE;
-    return n;
+    int flags;
+    ssize_t n = sandbox_recv(sock, buf, size, 0, fds, LAUNCH_FDS_MAX, ret_nfds, &flags);
+    return n > 0 && flags ? -EMSGSIZE : n;
 }
 
 static void serve_request(const uint8_t *buf, ssize_t len, const int *fds, size_t nfds)
@@ -441,28 +415,8 @@ int td_launcher_request(struct td_launcher *l, const struct td_sandbox_spec *spe
         fds[nfds++] = spec->runtime_api_fd;
     for (unsigned i = 0; i < n_cgroup_procs; i++)
         fds[nfds++] = cgroup_procs[i];
-    struct iovec iov = {.iov_base = l->buf, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(LAUNCH_FDS_MAX * sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof(control));
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = control.buf,
-                         .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    if (!cm) /* cannot be: there is room for LAUNCH_FDS_MAX */
-        return -EINVAL;
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-    memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-    ssize_t n;
-    do
-        n = sendmsg(l->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    return n < 0 ? -errno : 0; /* -EAGAIN: LAUNCH_QUEUE_BYTES are waiting already */
+    /* -EAGAIN: LAUNCH_QUEUE_BYTES are waiting already */
+    return sandbox_send(l->sock, l->buf, len, MSG_DONTWAIT, fds, nfds);
 }
 
 int td_launcher_kill(struct td_launcher *l)

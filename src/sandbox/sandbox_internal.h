@@ -44,6 +44,15 @@ struct launch_request {
  * MSG_STARTED on child_fd. 0 or -errno (then nothing was reported and no process is left). */
 int sandbox_clone(const struct launch_request *req, int child_fd);
 
+/* One message with nfds (≤ LAUNCH_FDS_MAX) descriptors attached; 0 or -errno. */
+int sandbox_send(int sock, const void *buf, size_t len, int flags, const int *fds, size_t nfds);
+
+/* One message into buf and the descriptors it carries (CLOEXEC; up to max kept in fds, the rest
+ * closed). The byte count (0 at end of file) or -errno; *ret_msg_flags gets MSG_TRUNC and
+ * MSG_CTRUNC. */
+ssize_t sandbox_recv(int sock, void *buf, size_t size, int flags, int *fds, size_t max,
+                     size_t *ret_nfds, int *ret_msg_flags);
+
 /* Report on child_fd that the environment could not be cloned. */
 void sandbox_report_failure(int child_fd, const char *step, int err);
 

@@ -338,25 +338,38 @@ static void loopback_up(struct child_ctx *c)
     CHECK(c, ioctl(s, SIOCSIFFLAGS, &ifr), "loopback up");
 }
 
-/* A message with one descriptor attached (the child's listener, the launcher's pidfd). */
-static int send_with_fd(int sock, const struct sync_msg *m, int fd)
+int sandbox_send(int sock, const void *buf, size_t len, int flags, const int *fds, size_t nfds)
 {
-    struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     union {
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(LAUNCH_FDS_MAX * sizeof(int))];
         struct cmsghdr align;
     } control;
+    if (nfds == 0 || nfds > LAUNCH_FDS_MAX)
+        return -EINVAL;
     memset(&control, 0, sizeof(control));
     struct msghdr msg = {.msg_iov = &iov,
                          .msg_iovlen = 1,
                          .msg_control = control.buf,
-                         .msg_controllen = sizeof(control.buf)};
+                         .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (!cm) /* cannot be: there is room for LAUNCH_FDS_MAX */
+        return -EINVAL;
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+    cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : 0;
+}
+
+/* A message with one descriptor attached (the child's listener, the launcher's pidfd). */
+static int send_with_fd(int sock, const struct sync_msg *m, int fd)
+{
+    return sandbox_send(sock, m, sizeof(*m), 0, &fd, 1);
 }
 
 static void send_listener(struct child_ctx *c)
@@ -726,46 +739,57 @@ int sandbox_clone(const struct launch_request *req, int child_fd)
 
 /* ---- daemon side ---- */
 
-/* One message from the sync socket, and the descriptor it carried (else -1); -EAGAIN when none
- * is there yet. */
-static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
+ssize_t sandbox_recv(int sock, void *buf, size_t size, int flags, int *fds, size_t max,
+                     size_t *ret_nfds, int *ret_msg_flags)
 {
-    struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+    struct iovec iov = {.iov_base = buf, .iov_len = size};
     union {
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(LAUNCH_FDS_MAX * sizeof(int))];
         struct cmsghdr align;
     } control;
     struct msghdr msg = {.msg_iov = &iov,
                          .msg_iovlen = 1,
                          .msg_control = control.buf,
                          .msg_controllen = sizeof(control.buf)};
-    *ret_fd = -1;
-    ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (got < 0)
+    *ret_nfds = 0;
+    *ret_msg_flags = 0;
+    ssize_t n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+    if (n < 0)
         return -errno;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            int fd_in;
-            memcpy(&fd_in, CMSG_DATA(cm), sizeof(int));
-            if (*ret_fd < 0)
-                *ret_fd = fd_in;
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (*ret_nfds < max)
+                fds[(*ret_nfds)++] = fd;
             else
-                close(fd_in);
+                close(fd);
         }
     }
-    if (got == 0) {
-        if (*ret_fd >= 0)
-            close(*ret_fd);
-        *ret_fd = -1;
-        return -EPIPE; /* the child (or the launcher) went away before it finished */
-    }
-    if (got != sizeof(*m) || (msg.msg_flags & MSG_CTRUNC)) {
-        if (*ret_fd >= 0)
-            close(*ret_fd);
-        *ret_fd = -1;
-        return -EPROTO;
-    }
-    return 0;
+    *ret_msg_flags = msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
+    return n;
+}
+
+/* One message from the sync socket, and the descriptor it carried (else -1); -EAGAIN when none
+ * is there yet. */
+static int recv_msg(int fd, struct sync_msg *m, int *ret_fd)
+{
+    size_t nfds;
+    int flags;
+    *ret_fd = -1;
+    ssize_t got = sandbox_recv(fd, m, sizeof(*m), MSG_DONTWAIT, ret_fd, 1, &nfds, &flags);
+    if (got < 0)
+        return (int)got;
+    if (got == sizeof(*m) && !flags)
+        return 0;
+    if (*ret_fd >= 0)
+        close(*ret_fd);
+    *ret_fd = -1;
+    /* end of file: the child (or the launcher) went away before it finished */
+    return got == 0 ? -EPIPE : -EPROTO;
 }
 
 static void close_all(int *fds, size_t n)

@@ -723,6 +723,23 @@ static void watch_init(struct td_env *env)
         (void)td_sandbox_kill(&env->sb);
 }
 
+/* The set-up failed (r < 0): the invocation waiting for the environment fails, the process (if
+ * any) is killed and reaped by on_exit_ready; without one, nothing is left to wait for. */
+static void setup_failed(struct td_env *env, int r)
+{
+    close_setup_poll(env);
+    if (env->state != ENV_DEAD) /* else killed on purpose, and its set-up cut short */
+        td_log_error("cannot create an environment for '%s': %s: %s", env->fn->cfg.name,
+                     env->sb.step ? env->sb.step : "set-up", strerror(-r));
+    if (env->inv)
+        env_fail_invocation(env, "Sandbox.Failure",
+                            "RequestId: %s Error: the execution environment could not be created",
+                            env->inv->request_id);
+    env_kill(env, KILL_SETUP);
+    if (!env->pid_poll_open)
+        env_close(env);
+}
+
 /* The sandbox reports its set-up: the init's pidfd, the API socket, then the runtime's exec. */
 static void on_setup(uv_poll_t *h, int status, int events)
 {
@@ -742,21 +759,12 @@ static void on_setup(uv_poll_t *h, int status, int events)
     }
     if (r == 0)
         return;
-    close_setup_poll(env);
     if (r > 0) {
+        close_setup_poll(env);
         env->spawn_us = td_mono_us() - env->created_us;
         return;
     }
-    if (env->state != ENV_DEAD) /* else killed on purpose, and its set-up cut short */
-        td_log_error("cannot create an environment for '%s': %s: %s", env->fn->cfg.name,
-                     env->sb.step ? env->sb.step : "set-up", strerror(-r));
-    if (env->inv)
-        env_fail_invocation(env, "Sandbox.Failure",
-                            "RequestId: %s Error: the execution environment could not be created",
-                            env->inv->request_id);
-    env_kill(env, KILL_SETUP);
-    if (!env->pid_poll_open) /* no process was created: nothing to reap */
-        env_close(env);
+    setup_failed(env, r);
 }
 
 void env_abandon_launch(struct td_env *env)
@@ -764,16 +772,10 @@ void env_abandon_launch(struct td_env *env)
     if (!env->setup_poll_open || env->pid_poll_open)
         return;
     on_setup(&env->setup_poll, 0, UV_READABLE); /* what the launcher sent before it went */
-    if (!env->setup_poll_open || env->pid_poll_open)
-        return;
     /* A child it cloned and did not report reads end of file on its sync socket when this
      * closes it, and exits; the daemon, stopping, leaves it to init. */
-    if (env->inv)
-        env_fail_invocation(env, "Sandbox.Failure",
-                            "RequestId: %s Error: the execution environment could not be created",
-                            env->inv->request_id);
-    env_kill(env, KILL_SETUP);
-    env_close(env);
+    if (env->setup_poll_open && !env->pid_poll_open)
+        setup_failed(env, -EPIPE);
 }
 
 static int take_slot(struct td_sched *s, unsigned *ret)
